@@ -1,0 +1,4 @@
+export * from './chat';
+export * from './errors';
+export * from './keys';
+export * from './usage';

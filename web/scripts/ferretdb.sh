@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prints the path of a FerretDB 1.x binary, building it into the user cache from the Go module proxy when
+# missing. FerretDB speaks MongoDB's wire protocol over SQLite: the test and local database where mongod
+# cannot be installed. 2.x needs a PostgreSQL extension Debian does not ship, hence 1.x.
+set -euo pipefail
+version=1.24.2
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/glm-gateway/ferretdb-$version"
+bin="$cache/ferretdb"
+
+if command -v ferretdb >/dev/null 2>&1; then command -v ferretdb; exit 0; fi
+if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "No database: set MONGODB_URI, or install mongod or ferretdb, or install Go so FerretDB $version can be built." >&2
+  exit 1
+fi
+
+echo "Building FerretDB $version into $cache (about a minute, once per machine)..." >&2
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+# `go install ...@version` stops on the proxy's deprecation lookup here, and the module zip lacks the
+# version.txt FerretDB's build embeds: fetch the module, add that file, build from its own go.sum.
+dir=$(GOFLAGS=-modcacherw GOPATH="$work/gopath" go mod download -json "github.com/FerretDB/FerretDB@v$version" \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+cp -r "$dir" "$work/src"
+chmod -R u+w "$work/src"
+echo "v$version" > "$work/src/build/version/version.txt"
+mkdir -p "$cache"
+(cd "$work/src" && GOFLAGS=-modcacherw GOPATH="$work/gopath" go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
+mv "$bin.tmp" "$bin"
+echo "$bin"

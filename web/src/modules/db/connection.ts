@@ -1,0 +1,42 @@
+import mongoose, { type Connection, type Model, type Schema } from 'mongoose';
+
+export type { Connection };
+
+export async function connectDatabase(uri: string): Promise<Connection> {
+  const db = mongoose.createConnection(uri, {
+    // Fail fast while the database is away instead of queueing requests behind a hung connect.
+    serverSelectionTimeoutMS: 3_000,
+    bufferCommands: false,
+    maxPoolSize: 50,
+  });
+  await db.asPromise();
+  return db;
+}
+
+/** Binds a schema to a connection once; several modules (and Next's bundles) may ask for the same model. */
+export function modelOn<T>(db: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (db.models[name] as Model<T> | undefined) ?? db.model<T>(name, schema);
+}
+
+/** Builds every index the schemas declare; run at start so unique constraints exist before the first write. */
+export async function syncIndexes(db: Connection): Promise<void> {
+  for (const model of Object.values(db.models)) await model.createIndexes();
+}
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 11000;
+}
+
+const UNAVAILABLE = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoNotConnectedError',
+  'MongoTopologyClosedError',
+  'MongoPoolClearedError',
+]);
+
+/** An outage rather than a bug: answered with 503 and retried, not reported as an internal error. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  return err instanceof Error && (UNAVAILABLE.has(err.name) || UNAVAILABLE.has(err.constructor.name));
+}

@@ -1,0 +1,1 @@
+export { connectDatabase, isDatabaseUnavailable, isDuplicateKeyError, modelOn, syncIndexes, type Connection } from './connection';

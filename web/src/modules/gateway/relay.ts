@@ -1,0 +1,169 @@
+import type { ServerResponse } from 'node:http';
+import type { Usage } from '@glm-gateway/shared';
+import { fail, sseErrorEvent, type GatewayFailure } from './errors';
+import { SseSplitter } from './sse';
+import { transportFailure, type UpstreamResponse } from './upstream';
+import { upstreamFailure } from './upstream-errors';
+
+/** What reached the client, which is what gets billed. */
+export interface RelayOutcome {
+  /** Usage the upstream reported, kept only when the event carrying it was delivered. */
+  usage: Usage | null;
+  /** Completion text (answer, reasoning, tool arguments) the client received, for estimating when usage is absent. */
+  delivered: string[];
+  ttftMs: number | null;
+  aborted: boolean;
+  failure: GatewayFailure | null;
+}
+
+export interface RelayContext {
+  requestId: string;
+  startedAt: number;
+  /** Hide the usage-only chunk we asked the upstream for on the client's behalf. */
+  hideUsageChunk: boolean;
+  maxResponseBytes: number;
+  clientGone(): boolean;
+}
+
+interface Delta {
+  content?: unknown;
+  reasoning_content?: unknown;
+  tool_calls?: { function?: { arguments?: unknown; name?: unknown } }[];
+}
+interface ChunkLike {
+  choices?: { delta?: Delta; message?: Delta }[];
+  usage?: Usage | null;
+  error?: unknown;
+}
+
+function collectText(parsed: ChunkLike, into: string[]): void {
+  for (const choice of parsed.choices ?? []) {
+    const part = choice.delta ?? choice.message;
+    if (!part) continue;
+    if (typeof part.content === 'string') into.push(part.content);
+    if (typeof part.reasoning_content === 'string') into.push(part.reasoning_content);
+    for (const call of part.tool_calls ?? []) {
+      if (typeof call.function?.name === 'string') into.push(call.function.name);
+      if (typeof call.function?.arguments === 'string') into.push(call.function.arguments);
+    }
+  }
+}
+
+function waitForDrain(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+const malformed = () => fail('upstream_error', 'The model provider sent a malformed stream.');
+
+/**
+ * Relays an SSE answer event by event as it arrives. Only whole events are written, so when the upstream
+ * breaks mid-stream the client gets exactly one clean OpenAI-shaped error event and the end of the stream.
+ */
+export async function relayStream(upstream: UpstreamResponse, res: ServerResponse, ctx: RelayContext): Promise<RelayOutcome> {
+  const out: RelayOutcome = { usage: null, delivered: [], ttftMs: null, aborted: false, failure: null };
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'x-request-id': ctx.requestId,
+  });
+  const splitter = new SseSplitter();
+  let bytes = 0;
+  try {
+    stream: for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      if (ctx.clientGone()) break;
+      bytes += chunk.length;
+      if (bytes > ctx.maxResponseBytes) {
+        out.failure = fail('upstream_error', 'The answer exceeded the size this gateway relays.');
+        break;
+      }
+      let text = '';
+      const texts: string[] = [];
+      let usage: Usage | null = null;
+      for (const ev of splitter.push(chunk)) {
+        if (ev.data === '' || ev.data === '[DONE]') {
+          text += ev.raw;
+          continue;
+        }
+        let parsed: ChunkLike;
+        try {
+          parsed = JSON.parse(ev.data) as ChunkLike;
+        } catch {
+          out.failure = malformed();
+          break;
+        }
+        if (parsed.error !== undefined) {
+          out.failure = upstreamFailure(502, ev.data, undefined);
+          break;
+        }
+        collectText(parsed, texts);
+        if (parsed.usage) usage = parsed.usage;
+        if (ctx.hideUsageChunk && parsed.usage && (parsed.choices?.length ?? 0) === 0) continue;
+        text += ev.raw;
+      }
+      if (text && !ctx.clientGone()) {
+        out.ttftMs ??= performance.now() - ctx.startedAt;
+        const flushed = res.write(text);
+        out.delivered.push(...texts);
+        if (usage) out.usage = usage;
+        if (!flushed) await waitForDrain(res);
+      }
+      if (out.failure) break stream;
+    }
+  } catch (err) {
+    if (!ctx.clientGone()) out.failure = transportFailure(err);
+  }
+  out.aborted = ctx.clientGone();
+  if (out.aborted) return out;
+  if (!out.failure && splitter.rest().trim() !== '' && out.usage === null) out.failure = malformed();
+  if (out.failure) res.write(sseErrorEvent(out.failure));
+  res.end();
+  return out;
+}
+
+/** Relays a non-streamed answer, reading at most the configured size of it. */
+export async function relayJson(upstream: UpstreamResponse, res: ServerResponse, ctx: RelayContext): Promise<RelayOutcome> {
+  const out: RelayOutcome = { usage: null, delivered: [], ttftMs: null, aborted: false, failure: null };
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > ctx.maxResponseBytes) {
+        out.failure = fail('upstream_error', 'The answer exceeded the size this gateway relays.');
+        break;
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (!ctx.clientGone()) out.failure = transportFailure(err);
+  }
+  out.aborted = ctx.clientGone();
+  if (out.aborted || out.failure) return out;
+  const body = Buffer.concat(chunks, bytes);
+  let parsed: ChunkLike;
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as ChunkLike;
+  } catch {
+    out.failure = fail('upstream_error', 'The model provider sent a malformed answer.');
+    return out;
+  }
+  out.ttftMs = performance.now() - ctx.startedAt;
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': body.length,
+    'x-request-id': ctx.requestId,
+  });
+  res.end(body);
+  collectText(parsed, out.delivered);
+  out.usage = parsed.usage ?? null;
+  return out;
+}

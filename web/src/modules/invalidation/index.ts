@@ -1,0 +1,1 @@
+export { createInvalidation, type Invalidation, type InvalidationEvent, type InvalidationKind } from './service';

@@ -1,0 +1,3 @@
+export { createKeyService, judgeKey, toKeySummary, type KeyRejection, type KeyService, type KeyVerification } from './service';
+export { hashKey, looksLikeKey, KEY_PREFIX } from './secret';
+export type { ApiKeyDoc } from './model';

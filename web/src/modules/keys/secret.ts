@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+import { customAlphabet } from 'nanoid';
+
+export const KEY_PREFIX = 'glmgw_';
+const BODY_LENGTH = 32; // 32 chars of a 62-letter alphabet: ~190 bits.
+const body = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', BODY_LENGTH);
+const SHAPE = new RegExp(`^${KEY_PREFIX}[0-9A-Za-z]{${BODY_LENGTH}}$`);
+
+export interface NewKeyMaterial {
+  secret: string;
+  hash: string;
+  start: string;
+}
+
+export function newKey(): NewKeyMaterial {
+  const secret = KEY_PREFIX + body();
+  return { secret, hash: hashKey(secret), start: secret.slice(0, KEY_PREFIX.length + 6) };
+}
+
+export function hashKey(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Cheap shape check, so garbage never costs a hash or a lookup. */
+export function looksLikeKey(secret: string): boolean {
+  return SHAPE.test(secret);
+}

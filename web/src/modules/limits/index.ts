@@ -1,0 +1,1 @@
+export { createRateLimiter, type LimitDecision, type LimitSubject, type RateLimiter } from './service';

@@ -1,0 +1,1 @@
+export { webhookDeliverySchema, type WebhookDeliveryDoc } from './model';

@@ -1,0 +1,59 @@
+import type { UsageDay, UsageEventDto } from '@glm-gateway/shared';
+import type { Connection } from '../db';
+import { modelOn } from '../db';
+import { utcDay } from '../../lib/ids';
+import { usageDailySchema, usageEventSchema, type UsageDailyDoc, type UsageEventDoc } from './model';
+
+export type UsageQueries = ReturnType<typeof createUsageQueries>;
+
+export function createUsageQueries(db: Connection) {
+  const UsageEvent = modelOn(db, 'UsageEvent', usageEventSchema);
+  const UsageDaily = modelOn(db, 'UsageDaily', usageDailySchema);
+
+  return {
+    /** Per-day, per-model rollups for the last `days` UTC days, oldest first. */
+    async daily(userId: string, days: number, now = new Date()): Promise<UsageDay[]> {
+      const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
+      const rows = await UsageDaily.find({ userId, day: { $gte: from } }).sort({ day: 1, model: 1 }).lean<UsageDailyDoc[]>();
+      return rows.map((r) => ({
+        day: r.day,
+        model: r.model,
+        requests: r.requests,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        totalTokens: r.totalTokens,
+      }));
+    },
+
+    async tokensOn(userId: string, day: string): Promise<{ tokens: number; requests: number }> {
+      const rows = await UsageDaily.find({ userId, day }, { totalTokens: 1, requests: 1 }).lean<UsageDailyDoc[]>();
+      return rows.reduce((t, r) => ({ tokens: t.tokens + r.totalTokens, requests: t.requests + r.requests }), { tokens: 0, requests: 0 });
+    },
+
+    async recent(userId: string, limit: number): Promise<UsageEventDto[]> {
+      const rows = await UsageEvent.find({ userId }).sort({ at: -1 }).limit(limit).lean<UsageEventDoc[]>();
+      return rows.map(toUsageEventDto);
+    },
+
+    async eventsForRequest(requestId: string): Promise<UsageEventDoc[]> {
+      return UsageEvent.find({ _id: requestId }).lean<UsageEventDoc[]>();
+    },
+  };
+}
+
+export function toUsageEventDto(e: UsageEventDoc): UsageEventDto {
+  return {
+    id: e._id,
+    at: e.at.toISOString(),
+    keyId: e.keyId,
+    model: e.model,
+    status: e.status,
+    promptTokens: e.promptTokens,
+    completionTokens: e.completionTokens,
+    totalTokens: e.totalTokens,
+    latencyMs: e.latencyMs,
+    ttftMs: e.ttftMs,
+    aborted: e.aborted,
+    estimated: e.estimated,
+  };
+}

@@ -1,0 +1,36 @@
+import { Schema } from 'mongoose';
+
+export type UserStatus = 'active' | 'suspended' | 'deleted';
+
+export interface UserLimits {
+  /** Requests per minute, per key. */
+  rpm: number;
+  /** Tokens per UTC day, per user. */
+  dailyTokens: number;
+}
+
+export interface UserDoc {
+  _id: string;
+  clerkId?: string | null;
+  email?: string | null;
+  name?: string | null;
+  status: UserStatus;
+  limits: UserLimits;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const userSchema = new Schema<UserDoc>(
+  {
+    _id: { type: String, required: true },
+    clerkId: { type: String, unique: true, sparse: true },
+    email: { type: String, index: true },
+    name: { type: String },
+    status: { type: String, enum: ['active', 'suspended', 'deleted'], default: 'active', required: true },
+    limits: {
+      rpm: { type: Number, required: true },
+      dailyTokens: { type: Number, required: true },
+    },
+  },
+  { collection: 'users', timestamps: true, versionKey: false },
+);

@@ -1,0 +1,98 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { loadConfig, type Config } from './config';
+import { createLogger, type Logger } from './lib/logger';
+import { connectDatabase, modelOn, syncIndexes, type Connection } from './modules/db';
+import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
+import { createInvalidation, type Invalidation } from './modules/invalidation';
+import { createKeyService, type KeyService } from './modules/keys';
+import { createRateLimiter } from './modules/limits';
+import { webhookDeliverySchema } from './modules/provisioning';
+import { createUsageMeter, createUsageQueries, type UsageMeter, type UsageQueries } from './modules/usage';
+import { createUserService, type UserService } from './modules/users';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: Connection;
+  users: UserService;
+  keys: KeyService;
+  usage: UsageQueries;
+  invalidation: Invalidation;
+  /** Present in the server process only: the CLI never relays. */
+  gateway?: { handle(req: IncomingMessage, res: ServerResponse): void; meter: UsageMeter };
+  close(): Promise<void>;
+}
+
+/** Builds every long-lived object once: the one place that knows how the modules fit together. */
+export async function createServices(config: Config, opts: { gateway: boolean }): Promise<Services> {
+  const log = createLogger(config.LOG_LEVEL);
+  const db = await connectDatabase(config.MONGODB_URI);
+  const invalidation = createInvalidation(db, config.INVALIDATION_POLL_MS, log);
+  const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
+  const keys = createKeyService(db, invalidation);
+  const usage = createUsageQueries(db);
+  modelOn(db, 'WebhookDelivery', webhookDeliverySchema);
+  const closers: (() => Promise<void>)[] = [];
+
+  let gateway: Services['gateway'];
+  if (opts.gateway) {
+    await syncIndexes(db);
+    const upstream = createUpstreamClient({
+      baseUrl: config.UPSTREAM_BASE_URL,
+      credential: new UpstreamCredential(config.UPSTREAM_API_KEY),
+      connections: config.UPSTREAM_CONNECTIONS,
+      connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+      firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+    });
+    const meter = createUsageMeter(db, { flushMs: config.USAGE_FLUSH_MS, maxBuffered: config.USAGE_BUFFER_MAX, touchKeys: keys.touchLastUsed, log });
+    const limiter = createRateLimiter(db, log);
+    invalidation.start();
+    const handle = createGatewayHandler({
+      authenticate: createAuthenticator({ keys, users, invalidation, ttlMs: config.AUTH_CACHE_TTL_MS }),
+      limiter,
+      catalog: createModelCatalog(config.MODELS, upstream.configured ? upstream.listModels : async () => [], log),
+      upstream,
+      provider: providers[config.UPSTREAM_PROVIDER],
+      meter,
+      maxRequestBytes: config.MAX_REQUEST_BYTES,
+      maxResponseBytes: config.MAX_RESPONSE_BYTES,
+      log,
+    });
+    gateway = { handle, meter };
+    closers.push(() => meter.close(), () => limiter.close(), () => upstream.close());
+  }
+
+  return {
+    config,
+    log,
+    db,
+    users,
+    keys,
+    usage,
+    invalidation,
+    gateway,
+    async close() {
+      invalidation.stop();
+      for (const close of closers) await close().catch((err: unknown) => log.error({ err: String(err) }, 'shutdown step failed'));
+      await db.close();
+    },
+  };
+}
+
+const GLOBAL_KEY = Symbol.for('glm-gateway.services');
+type WithServices = typeof globalThis & { [GLOBAL_KEY]?: Promise<Services> };
+
+/**
+ * The process-wide services. The server entry creates them before Next starts, and Next's route bundles
+ * (which carry their own copy of this file) find the same instance through globalThis.
+ */
+export function getServices(): Promise<Services> {
+  const g = globalThis as WithServices;
+  g[GLOBAL_KEY] ??= createServices(loadConfig(), { gateway: false });
+  return g[GLOBAL_KEY];
+}
+
+export function setServices(services: Promise<Services>): void {
+  (globalThis as WithServices)[GLOBAL_KEY] = services;
+}
