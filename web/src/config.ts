@@ -41,6 +41,7 @@ const envSchema = z.object({
   MAX_RESPONSE_BYTES: intFrom(32 * 1024 * 1024, 1024),
   DEFAULT_RPM: intFrom(60, 1),
   DEFAULT_DAILY_TOKENS: intFrom(1_000_000, 1),
+  COMPLETION_RESERVE_TOKENS: intFrom(4_096, 1),
   AUTH_CACHE_TTL_MS: intFrom(30_000, 0),
   INVALIDATION_POLL_MS: intFrom(500, 50),
   USAGE_FLUSH_MS: intFrom(250, 10),

@@ -36,7 +36,6 @@ export async function createServices(config: Config, opts: { gateway: boolean })
 
   let gateway: Services['gateway'];
   if (opts.gateway) {
-    await syncIndexes(db);
     const upstream = createUpstreamClient({
       baseUrl: config.UPSTREAM_BASE_URL,
       credential: new UpstreamCredential(config.UPSTREAM_API_KEY),
@@ -57,11 +56,15 @@ export async function createServices(config: Config, opts: { gateway: boolean })
       meter,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       maxResponseBytes: config.MAX_RESPONSE_BYTES,
+      completionReserveTokens: config.COMPLETION_RESERVE_TOKENS,
       log,
     });
     gateway = { handle, meter };
     closers.push(() => meter.close(), () => limiter.close(), () => upstream.close());
   }
+  // Every model is registered by now. Creating collections and unique indexes up front matters on FerretDB,
+  // where concurrent first inserts into a missing collection do not reliably enforce `_id` uniqueness.
+  await syncIndexes(db);
 
   return {
     config,

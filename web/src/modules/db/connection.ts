@@ -20,7 +20,12 @@ export function modelOn<T>(db: Connection, name: string, schema: Schema<T>): Mod
 
 /** Builds every index the schemas declare; run at start so unique constraints exist before the first write. */
 export async function syncIndexes(db: Connection): Promise<void> {
-  for (const model of Object.values(db.models)) await model.createIndexes();
+  for (const model of Object.values(db.models)) {
+    await model.createCollection().catch((err: unknown) => {
+      if ((err as { codeName?: string }).codeName !== 'NamespaceExists') throw err;
+    });
+    await model.createIndexes();
+  }
 }
 
 export function isDuplicateKeyError(err: unknown): boolean {

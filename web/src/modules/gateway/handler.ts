@@ -23,10 +23,22 @@ export interface GatewayDeps {
   meter: UsageMeter;
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** Tokens held for a request's answer when it sets no `max_tokens`. */
+  completionReserveTokens: number;
   log: Logger;
 }
 
 type Route = 'chat' | 'models' | null;
+
+interface MeteredRequest {
+  requestId: string;
+  startedAt: number;
+  principal: Principal;
+  chat: ChatCompletionRequest;
+  upstreamModel: string;
+  /** Tokens the limiter holds for this request until it is metered. */
+  held: number;
+}
 
 /** `/v1/...` and `/api/v1/...` are the same API; query strings are ignored like OpenAI does. */
 export function gatewayRoute(url: string | undefined): Route | 'not_gateway' {
@@ -69,12 +81,14 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const request = await readRequest(req);
     if (!request.ok) return sendFailure(res, request.failure, requestId);
     const chat = request.value;
+    // Held against the daily budget while the request runs: about 4 bytes per prompt token, plus the answer.
+    const reserve = Math.ceil(request.bytes / 4) + (chat.max_tokens ?? deps.completionReserveTokens);
 
     const ready = checkReady();
     if (ready) return sendFailure(res, ready, requestId);
 
     const subject = { keyId: auth.principal.keyId, userId: auth.principal.userId, ...auth.principal.limits };
-    const limit = await deps.limiter.admit(subject);
+    const limit = await deps.limiter.admit(subject, reserve);
     if (!limit.ok) {
       const failure =
         limit.reason === 'rpm'
@@ -84,16 +98,19 @@ export function createGatewayHandler(deps: GatewayDeps) {
     }
 
     const model = await deps.catalog.resolve(chat.model);
-    if (!model.ok) return sendFailure(res, model.failure, requestId);
+    if (!model.ok) {
+      deps.limiter.settle(subject, limit.held, 0);
+      return sendFailure(res, model.failure, requestId);
+    }
 
-    await forwardAndMeter(req, res, { requestId, startedAt, principal: auth.principal, chat, upstreamModel: model.upstreamModel });
+    await forwardAndMeter(req, res, { requestId, startedAt, principal: auth.principal, chat, upstreamModel: model.upstreamModel, held: limit.held });
   }
 
-  async function readRequest(req: IncomingMessage): Promise<{ ok: true; value: ChatCompletionRequest } | { ok: false; failure: GatewayFailure }> {
+  async function readRequest(req: IncomingMessage): Promise<{ ok: true; value: ChatCompletionRequest; bytes: number } | { ok: false; failure: GatewayFailure }> {
     const body = await readJsonBody(req, deps.maxRequestBytes);
     if (!body.ok) return body;
     const parsed = chatCompletionRequestSchema.safeParse(body.value);
-    if (parsed.success) return { ok: true, value: parsed.data };
+    if (parsed.success) return { ok: true, value: parsed.data, bytes: body.bytes };
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : 'body';
     return { ok: false, failure: fail('invalid_request', `Invalid request: ${where}: ${issue?.message ?? 'invalid value'}.`) };
@@ -119,7 +136,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
   async function forwardAndMeter(
     req: IncomingMessage,
     res: ServerResponse,
-    ctx: { requestId: string; startedAt: number; principal: Principal; chat: ChatCompletionRequest; upstreamModel: string },
+    ctx: MeteredRequest,
   ): Promise<void> {
     const { body, hideUsageChunk } = upstreamBody(ctx.chat, ctx.upstreamModel);
     const abort = new AbortController();
@@ -167,7 +184,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
   }
 
   async function meter(
-    ctx: { requestId: string; startedAt: number; principal: Principal; chat: ChatCompletionRequest; upstreamModel: string },
+    ctx: MeteredRequest,
     outcome: RelayOutcome,
     status: number,
   ): Promise<void> {
@@ -202,7 +219,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
       aborted: outcome.aborted,
       estimated: !exact && billable,
     });
-    deps.limiter.charge({ keyId: ctx.principal.keyId, userId: ctx.principal.userId, ...ctx.principal.limits }, total);
+    deps.limiter.settle({ keyId: ctx.principal.keyId, userId: ctx.principal.userId, ...ctx.principal.limits }, ctx.held, total);
   }
 
   return function handleGatewayRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { fail, type GatewayFailure } from './errors';
 
-export type BodyResult = { ok: true; value: unknown } | { ok: false; failure: GatewayFailure };
+export type BodyResult = { ok: true; value: unknown; bytes: number } | { ok: false; failure: GatewayFailure };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -31,7 +31,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     return { ok: false, failure: fail('invalid_json', 'Request body is not valid UTF-8.') };
   }
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return { ok: true, value: JSON.parse(text) as unknown, bytes: size };
   } catch (err) {
     const detail = err instanceof SyntaxError ? err.message : 'nested too deeply';
     return { ok: false, failure: fail('invalid_json', `Request body is not valid JSON: ${detail}`) };

@@ -2,9 +2,9 @@ import type { Logger } from '../../lib/logger';
 import { utcDay } from '../../lib/ids';
 import type { Connection } from '../db';
 import { isDuplicateKeyError, modelOn } from '../db';
-import { counterSchema, type CounterDoc } from './model';
+import { sliceSchema, type SliceDoc } from './model';
 
-export type LimitDecision = { ok: true } | { ok: false; reason: 'rpm' | 'daily_tokens'; retryAfterSec: number };
+export type LimitDecision = { ok: true; held: number } | { ok: false; reason: 'rpm' | 'daily_tokens'; retryAfterSec: number };
 
 export interface LimitSubject {
   keyId: string;
@@ -14,134 +14,190 @@ export interface LimitSubject {
 }
 
 export interface RateLimiter {
-  /** Admits one request, or says which limit stops it and when to retry. */
-  admit(subject: LimitSubject, now?: Date): Promise<LimitDecision>;
-  /** Spends tokens a finished request used against its user's day. */
-  charge(subject: LimitSubject, tokens: number, now?: Date): void;
+  /**
+   * Admits one request and holds up to `tokens` of its user's day for it (all that is left, if less), or
+   * says which limit stops it and when to retry.
+   */
+  admit(subject: LimitSubject, tokens: number, now?: Date): Promise<LimitDecision>;
+  /** Settles a finished request: `used` tokens replace the `held` ones. */
+  settle(subject: LimitSubject, held: number, used: number, now?: Date): void;
   close(): Promise<void>;
 }
 
+/** What this instance holds of one budget: the slices it claimed and how much of them is committed. */
 interface Lease {
-  window: string;
+  budget: string;
+  slices: { id: string; grant: number }[];
   granted: number;
-  spent: number;
+  /** Spent plus held for requests still running. */
+  committed: number;
   touchedAt: number;
+  /** The claim in flight, shared by every request waiting on this lease. */
+  claiming?: Promise<number>;
+  /** When a claim last found the budget empty: for a moment, refuse without asking the database again. */
+  emptyAt: number;
+  /** Units wanted by requests waiting on this lease, so one claim serves them all. */
+  waiting: number;
 }
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const IDLE_RETURN_MS = 15_000;
+const CLAIM_ATTEMPTS = 12;
+const EMPTY_RECHECK_MS = 250;
 
 /**
- * Limits that hold across every instance sharing the database. Each instance leases a slice of a budget
- * with one atomic update and spends it locally, so most requests cost no database round trip; a slice is
- * small against the limit, so leased-but-unspent budget on another instance can only make us stricter.
+ * Limits that hold across every instance sharing the database. Each instance claims a slice of a budget
+ * (one read and one insert) and spends it locally, so most requests cost no database round trip. A slice is
+ * small against the limit, so budget claimed but unspent on another instance can only make us stricter.
  */
 export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
-  const Counter = modelOn(db, 'Counter', counterSchema);
+  const Slice = modelOn(db, 'LimitSlice', sliceSchema);
   const rpmLeases = new Map<string, Lease>();
   const tokenLeases = new Map<string, Lease>();
 
-  /** Takes up to `want` units of the counter `id` without passing `limit`; returns what it got. */
-  async function lease(id: string, limit: number, want: number, expiresAt: Date): Promise<number> {
-    want = Math.min(want, limit);
+  async function insertSlice(budget: string, grant: number, expiresAt: Date, slices: Pick<SliceDoc, 'index'>[]): Promise<string | null> {
+    const index = slices.reduce((max, s) => Math.max(max, s.index), -1) + 1;
+    const id = `${budget}#${index}`;
     try {
-      await Counter.updateOne(
-        { _id: id, used: { $lte: limit - want } },
-        { $inc: { used: want }, $setOnInsert: { expiresAt } },
-        { upsert: true },
-      );
-      return want;
+      await Slice.create({ _id: id, budget, index, grant, expiresAt });
+      return id;
     } catch (err) {
-      // The counter exists but has less than a full slice left: take what remains, compare-and-set.
-      if (!isDuplicateKeyError(err)) throw err;
+      if (isDuplicateKeyError(err)) return null; // another instance claimed this index first: look again
+      throw err;
     }
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const doc = await Counter.findById(id).lean<CounterDoc>();
-      if (!doc) return lease(id, limit, want, expiresAt);
-      const grant = Math.min(want, limit - doc.used);
+  }
+
+  /** Claims up to `want` units of `budget` without passing `limit`; adds them to the lease. */
+  async function claim(lease: Lease, limit: number, want: number, expiresAt: Date): Promise<number> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const slices = await Slice.find({ budget: lease.budget }, { index: 1, grant: 1 }).lean<SliceDoc[]>();
+      const used = slices.reduce((n, s) => n + s.grant, 0);
+      const grant = Math.min(want, limit - used);
       if (grant <= 0) return 0;
-      const res = await Counter.updateOne({ _id: id, used: doc.used }, { $inc: { used: grant } });
-      if (res.modifiedCount === 1) return grant;
+      const id = await insertSlice(lease.budget, grant, expiresAt, slices);
+      if (id) {
+        lease.slices.push({ id, grant });
+        lease.granted += grant;
+        return grant;
+      }
     }
     return 0;
   }
 
-  function current(leases: Map<string, Lease>, id: string, window: string): Lease {
+  /** Books tokens already spent beyond the lease, whatever the limit: the budget must show the truth. */
+  async function bookOverdraft(lease: Lease, amount: number, expiresAt: Date): Promise<void> {
+    for (;;) {
+      const slices = await Slice.find({ budget: lease.budget }, { index: 1 }).lean<SliceDoc[]>();
+      const id = await insertSlice(lease.budget, amount, expiresAt, slices);
+      if (id) {
+        lease.slices.push({ id, grant: amount });
+        return;
+      }
+    }
+  }
+
+  /** Hands back what this instance claimed beyond `keep` uncommitted units, by lowering its own slices. */
+  async function giveBack(lease: Lease, keep = 0): Promise<void> {
+    let excess = lease.granted - lease.committed - keep;
+    const writes: Promise<unknown>[] = [];
+    for (let i = lease.slices.length - 1; i >= 0 && excess > 0; i--) {
+      const slice = lease.slices[i]!;
+      const cut = Math.min(excess, slice.grant);
+      slice.grant -= cut;
+      excess -= cut;
+      lease.granted -= cut;
+      writes.push(Slice.updateOne({ _id: slice.id }, { $set: { grant: slice.grant } }));
+    }
+    await Promise.all(writes);
+  }
+
+  /** Commits `want` units from the lease, claiming more from the database as needed (one claim at a time). */
+  async function reserve(lease: Lease, limit: number, slice: number, want: number, expiresAt: Date, partial: boolean): Promise<number> {
+    lease.waiting += want;
+    try {
+      // Each claim that succeeds takes budget, so this ends: enough is held, or the budget is empty.
+      while (lease.granted - lease.committed < want && Date.now() - lease.emptyAt >= EMPTY_RECHECK_MS) {
+        lease.claiming ??= claim(lease, limit, Math.max(slice, lease.waiting - (lease.granted - lease.committed)), expiresAt).finally(() => {
+          lease.claiming = undefined;
+        });
+        if ((await lease.claiming) === 0) lease.emptyAt = Date.now();
+      }
+    } finally {
+      lease.waiting -= want;
+    }
+    const available = lease.granted - lease.committed;
+    const hold = available >= want ? want : partial ? Math.max(0, available) : 0;
+    lease.committed += hold;
+    return hold;
+  }
+
+  function leaseFor(leases: Map<string, Lease>, id: string, budget: string): Lease {
     let l = leases.get(id);
-    if (!l || l.window !== window) {
-      l = { window, granted: 0, spent: 0, touchedAt: Date.now() };
+    if (!l || l.budget !== budget) {
+      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0 };
       leases.set(id, l);
     }
     return l;
   }
 
-  async function giveBack(userId: string, l: Lease): Promise<void> {
-    const unused = l.granted - l.spent;
-    if (unused <= 0) return;
-    l.granted = l.spent;
-    await Counter.updateOne({ _id: `tok:${userId}:${l.window}` }, { $inc: { used: -unused } });
-  }
+  const tokenBudget = (userId: string, day: string) => `tok:${userId}:${day}`;
+  const tokenSlice = (s: LimitSubject) => Math.ceil(s.dailyTokens / 50);
+  const tokenExpiry = (day: string) => new Date(Date.parse(day) + 3 * DAY);
 
   const sweeper = setInterval(() => {
     const now = Date.now();
+    const today = utcDay();
     for (const [userId, l] of tokenLeases) {
       if (now - l.touchedAt < IDLE_RETURN_MS) continue;
       tokenLeases.delete(userId);
-      if (l.window === utcDay()) void giveBack(userId, l).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
+      if (l.budget.endsWith(today)) void giveBack(l).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
     }
     for (const [id, l] of rpmLeases) if (now - l.touchedAt > 2 * MINUTE) rpmLeases.delete(id);
-    void Counter.deleteMany({ expiresAt: { $lt: new Date(now) } }).catch(() => undefined);
+    void Slice.deleteMany({ expiresAt: { $lt: new Date(now) } }).catch(() => undefined);
   }, IDLE_RETURN_MS).unref();
 
+  function settle(s: LimitSubject, held: number, used: number, now = new Date()): void {
+    const day = utcDay(now);
+    const l = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
+    l.committed += used - held;
+    l.touchedAt = now.getTime();
+    const overdraft = l.committed - l.granted;
+    if (overdraft > 0) {
+      // A request may use more than it held: book it so every instance sees the truth.
+      l.granted = l.committed;
+      void bookOverdraft(l, overdraft, tokenExpiry(day)).catch((err: unknown) => log.error({ err: String(err), userId: s.userId }, 'token overdraft not booked'));
+    } else if (l.granted - l.committed > 2 * tokenSlice(s)) {
+      // A large hold came back unused: let other instances have it now rather than at the idle sweep.
+      void giveBack(l, tokenSlice(s)).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
+    }
+  }
+
   return {
-    async admit(s, now = new Date()) {
+    async admit(s, tokens, now = new Date()) {
       const t = now.getTime();
       const minute = Math.floor(t / MINUTE);
-      const rpm = current(rpmLeases, s.keyId, String(minute));
+      const rpm = leaseFor(rpmLeases, s.keyId, `rpm:${s.keyId}:${minute}`);
       rpm.touchedAt = t;
-      if (rpm.spent >= rpm.granted) {
-        const got = await lease(`rpm:${s.keyId}:${minute}`, s.rpm, Math.ceil(s.rpm / 20), new Date((minute + 2) * MINUTE));
-        if (got === 0) return { ok: false, reason: 'rpm', retryAfterSec: Math.max(1, Math.ceil(((minute + 1) * MINUTE - t) / 1000)) };
-        rpm.granted += got;
+      if ((await reserve(rpm, s.rpm, Math.ceil(s.rpm / 20), 1, new Date((minute + 2) * MINUTE), false)) === 0) {
+        return { ok: false, reason: 'rpm', retryAfterSec: Math.max(1, Math.ceil(((minute + 1) * MINUTE - t) / 1000)) };
       }
       const day = utcDay(now);
-      const tokens = current(tokenLeases, s.userId, day);
-      tokens.touchedAt = t;
-      if (tokens.spent >= tokens.granted) {
-        const got = await lease(`tok:${s.userId}:${day}`, s.dailyTokens, Math.ceil(s.dailyTokens / 50), new Date(Date.parse(day) + 3 * DAY));
-        if (got === 0) {
-          const midnight = Date.parse(day) + DAY;
-          return { ok: false, reason: 'daily_tokens', retryAfterSec: Math.max(1, Math.ceil((midnight - t) / 1000)) };
-        }
-        tokens.granted += got;
+      const budget = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
+      budget.touchedAt = t;
+      const held = await reserve(budget, s.dailyTokens, tokenSlice(s), Math.max(1, tokens), tokenExpiry(day), true);
+      if (held === 0) {
+        rpm.committed -= 1; // refused requests do not count against the minute
+        return { ok: false, reason: 'daily_tokens', retryAfterSec: Math.max(1, Math.ceil((Date.parse(day) + DAY - t) / 1000)) };
       }
-      // The request is counted against the minute only once every limit has let it through.
-      rpm.spent += 1;
-      return { ok: true };
+      return { ok: true, held };
     },
 
-    charge(s, tokens, now = new Date()) {
-      if (tokens <= 0) return;
-      const day = utcDay(now);
-      const l = current(tokenLeases, s.userId, day);
-      l.spent += tokens;
-      l.touchedAt = now.getTime();
-      const overdraft = l.spent - l.granted;
-      if (overdraft <= 0) return;
-      // A request may use more than the lease had left: book the overdraft so every instance sees it.
-      l.granted = l.spent;
-      void Counter.updateOne(
-        { _id: `tok:${s.userId}:${day}` },
-        { $inc: { used: overdraft }, $setOnInsert: { expiresAt: new Date(Date.parse(day) + 3 * DAY) } },
-        { upsert: true },
-      ).catch((err: unknown) => log.error({ err: String(err), userId: s.userId }, 'token overdraft not booked'));
-    },
+    settle,
 
     async close() {
       clearInterval(sweeper);
-      const today = utcDay();
-      await Promise.all([...tokenLeases].filter(([, l]) => l.window === today).map(([userId, l]) => giveBack(userId, l)));
+      await Promise.all([...tokenLeases.values()].map((l) => giveBack(l)));
       tokenLeases.clear();
     },
   };
