@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+/** The database `npm start` runs when MONGODB_URI is unset (see web/scripts/start.sh). */
+export const LOCAL_MONGODB_URI = 'mongodb://127.0.0.1:27117/glm-gateway';
+
 const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
 const modelMapSchema = z

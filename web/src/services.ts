@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadConfig, type Config } from './config';
+import { newId } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { connectDatabase, modelOn, syncIndexes, type Connection } from './modules/db';
 import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
@@ -44,7 +45,7 @@ export async function createServices(config: Config, opts: { gateway: boolean })
       firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
     });
-    const meter = createUsageMeter(db, { flushMs: config.USAGE_FLUSH_MS, maxBuffered: config.USAGE_BUFFER_MAX, touchKeys: keys.touchLastUsed, log });
+    const meter = createUsageMeter(db, { instance: newId('ins'), flushMs: config.USAGE_FLUSH_MS, maxBuffered: config.USAGE_BUFFER_MAX, touchKeys: keys.touchLastUsed, log });
     const limiter = createRateLimiter(db, log);
     invalidation.start();
     const handle = createGatewayHandler({

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, LOCAL_MONGODB_URI } from '../config';
 import { toKeySummary } from '../modules/keys';
 import { createServices, type Services } from '../services';
 
@@ -103,6 +103,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return values.help ? 0 : 2;
   }
+  // Operators on the quick start run `npm start`, whose local database is here; a set MONGODB_URI wins.
+  process.env.MONGODB_URI ||= LOCAL_MONGODB_URI;
   const services = await createServices(loadConfig(), { gateway: false });
   try {
     const out = await command(services, args, values);

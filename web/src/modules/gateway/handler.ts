@@ -123,8 +123,8 @@ export function createGatewayHandler(deps: GatewayDeps) {
   }
 
   function upstreamBody(chat: ChatCompletionRequest, upstreamModel: string): { body: string; hideUsageChunk: boolean } {
-    const out: Record<string, unknown> = { ...chat, model: upstreamModel };
-    for (const field of CALLER_CONTROLLED_UPSTREAM_FIELDS) delete out[field];
+    const out: Record<string, unknown> = Object.fromEntries(Object.entries(chat).filter(([field]) => !CALLER_CONTROLLED_UPSTREAM_FIELDS.has(field)));
+    out.model = upstreamModel;
     let hideUsageChunk = false;
     if (chat.stream && deps.provider.requestStreamUsage && chat.stream_options?.include_usage !== true) {
       out.stream_options = { ...chat.stream_options, include_usage: true };

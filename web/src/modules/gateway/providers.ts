@@ -17,4 +17,4 @@ export const providers = {
 export type ProviderName = keyof typeof providers;
 
 /** Fields a caller might use to steer us to another upstream or credential; never forwarded. */
-export const CALLER_CONTROLLED_UPSTREAM_FIELDS = ['api_key', 'api_base', 'base_url', 'api_version', 'organization', 'user_api_key'] as const;
+export const CALLER_CONTROLLED_UPSTREAM_FIELDS: ReadonlySet<string> = new Set(['api_key', 'api_base', 'base_url', 'api_version', 'organization', 'user_api_key']);

@@ -17,6 +17,8 @@ export interface UsageMeter {
 }
 
 interface MeterOptions {
+  /** Names this process's rollup rows; unique per running instance. */
+  instance: string;
   flushMs: number;
   maxBuffered: number;
   touchKeys: (seen: Map<string, Date>) => Promise<void>;
@@ -52,10 +54,10 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
   }
 
   async function rollUp(batch: UsageRecord[]): Promise<void> {
-    const sums = new Map<string, Omit<UsageDailyDoc, '_id'>>();
+    const sums = new Map<string, Omit<UsageDailyDoc, '_id' | 'instance'>>();
     const seen = new Map<string, Date>();
     for (const e of batch) {
-      const id = `${e.userId}:${e.day}:${e.model}`;
+      const id = `${e.userId}:${e.day}:${e.model}:${opts.instance}`;
       const s = sums.get(id) ?? { userId: e.userId, day: e.day, model: e.model, requests: 0, failures: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
       s.requests += 1;
       s.failures += e.status >= 400 ? 1 : 0;
@@ -70,7 +72,7 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
       updateOne: {
         filter: { _id: id },
         update: {
-          $setOnInsert: { userId: s.userId, day: s.day, model: s.model },
+          $setOnInsert: { instance: opts.instance, userId: s.userId, day: s.day, model: s.model },
           $inc: { requests: s.requests, failures: s.failures, promptTokens: s.promptTokens, completionTokens: s.completionTokens, totalTokens: s.totalTokens },
         },
         upsert: true,

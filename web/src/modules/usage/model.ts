@@ -45,9 +45,14 @@ export const usageEventSchema = new Schema<UsageEventDoc>(
 usageEventSchema.index({ userId: 1, at: -1 });
 usageEventSchema.index({ at: 1 });
 
-/** Per user, UTC day and model; kept at write time because FerretDB's aggregation support is partial. */
+/**
+ * Per user, UTC day, model and writing instance; kept at write time because FerretDB's aggregation support
+ * is partial. Each instance increments only its own rows (FerretDB 1.x loses concurrent updates to one
+ * document), and readers add the rows up.
+ */
 export interface UsageDailyDoc {
   _id: string;
+  instance: string;
   userId: string;
   day: string;
   model: string;
@@ -61,6 +66,7 @@ export interface UsageDailyDoc {
 export const usageDailySchema = new Schema<UsageDailyDoc>(
   {
     _id: { type: String, required: true },
+    instance: { type: String, required: true },
     userId: { type: String, required: true },
     day: { type: String, required: true },
     model: { type: String, required: true },

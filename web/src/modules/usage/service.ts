@@ -14,15 +14,18 @@ export function createUsageQueries(db: Connection) {
     /** Per-day, per-model rollups for the last `days` UTC days, oldest first. */
     async daily(userId: string, days: number, now = new Date()): Promise<UsageDay[]> {
       const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
-      const rows = await UsageDaily.find({ userId, day: { $gte: from } }).sort({ day: 1, model: 1 }).lean<UsageDailyDoc[]>();
-      return rows.map((r) => ({
-        day: r.day,
-        model: r.model,
-        requests: r.requests,
-        promptTokens: r.promptTokens,
-        completionTokens: r.completionTokens,
-        totalTokens: r.totalTokens,
-      }));
+      const rows = await UsageDaily.find({ userId, day: { $gte: from } }).lean<UsageDailyDoc[]>();
+      const merged = new Map<string, UsageDay>();
+      for (const r of rows) {
+        const id = `${r.day} ${r.model}`;
+        const m = merged.get(id) ?? { day: r.day, model: r.model, requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        m.requests += r.requests;
+        m.promptTokens += r.promptTokens;
+        m.completionTokens += r.completionTokens;
+        m.totalTokens += r.totalTokens;
+        merged.set(id, m);
+      }
+      return [...merged.values()].sort((a, b) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model));
     },
 
     async tokensOn(userId: string, day: string): Promise<{ tokens: number; requests: number }> {
@@ -33,10 +36,6 @@ export function createUsageQueries(db: Connection) {
     async recent(userId: string, limit: number): Promise<UsageEventDto[]> {
       const rows = await UsageEvent.find({ userId }).sort({ at: -1 }).limit(limit).lean<UsageEventDoc[]>();
       return rows.map(toUsageEventDto);
-    },
-
-    async eventsForRequest(requestId: string): Promise<UsageEventDoc[]> {
-      return UsageEvent.find({ _id: requestId }).lean<UsageEventDoc[]>();
     },
   };
 }
