@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
@@ -20,28 +21,48 @@ async function main(): Promise<void> {
   await app.prepare();
   const handleNext = app.getRequestHandler();
 
+  // Requests running on each open socket: at shutdown, sockets with none are closed at once (including
+  // ones a client opened ahead of time and never used), the others when their last request ends.
+  const sockets = new Map<Socket, number>();
+  let stopping = false;
   const server = createServer((req, res) => {
+    sockets.set(req.socket, (sockets.get(req.socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (sockets.get(req.socket) ?? 1) - 1;
+      sockets.set(req.socket, left);
+      if (stopping && left === 0) req.socket.destroy();
+    });
     if (gatewayRoute(req.url) !== 'not_gateway') return gateway.handle(req, res);
     void handleNext(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.listen(config.PORT, config.HOST, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     services.log.info({ url: `http://${config.HOST}:${port}`, upstream: config.UPSTREAM_API_KEY ? 'configured' : 'not configured' }, 'glm-gateway listening');
   });
 
-  let stopping = false;
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    services.log.info({ signal }, 'shutting down');
-    server.close();
-    server.closeIdleConnections();
-    void services.close().finally(() => process.exit(0));
+    services.log.info({ signal, openConnections: sockets.size }, 'shutting down: finishing requests in flight');
+    // Stop accepting, let running streams finish (bounded), then flush usage: nothing metered is lost.
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const [socket, active] of sockets) if (active === 0) socket.destroy();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
+    const finished = await Promise.race([drained.then(() => true), grace.then(() => false)]);
+    if (!finished) services.log.warn({ openConnections: sockets.size }, 'shutdown grace ran out; closing connections');
+    server.closeAllConnections();
+    await services.close();
+    services.log.info('stopped');
+    process.exit(0);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {

@@ -112,3 +112,28 @@ describe('gateway metering', function () {
     });
   });
 });
+
+describe('gateway shutdown', function () {
+  this.timeout(60_000);
+
+  it('on SIGTERM finishes the stream in flight, records its usage, then exits cleanly', async () => {
+    const stack = await startStack();
+    const services = await domain(stack);
+    try {
+      const a = await provision(services);
+      const res = await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', stream: true, messages: [{ role: 'user', content: 'long answer' }], fake: { chunks: 40, delayMs: 25 } });
+      const reading = readSse(res);
+      await new Promise((r) => setTimeout(r, 200));
+      const exit = stack.servers[0]!.stop('SIGTERM');
+      const { events } = await reading;
+      assert.equal(events.at(-1), '[DONE]', 'the stream ran to its end');
+      assert.equal(events.length, 41);
+      assert.equal(await exit, 0);
+      const [row] = await usageRows(stack.db, a.userId, 1, 2_000);
+      assert.deepEqual({ c: row?.completionTokens, ab: row?.aborted }, { c: 40, ab: false });
+    } finally {
+      await services.close();
+      await stack.close();
+    }
+  });
+});

@@ -163,6 +163,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
       if (!res.headersSent) sendFailure(res, outcome.failure, ctx.requestId);
     } else if (outcome.aborted) {
       status = 499;
+      res.destroy(); // the client is gone; do not leave its socket half-open
     }
     await meter(ctx, outcome, status);
   }
