@@ -52,7 +52,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     kind = 'ferretdb';
     const found = spawnSync('bash', [join(repoRoot, 'web/scripts/ferretdb.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (found.status !== 0) throw new Error('no test database available (see the message above)');
-    argv = [found.stdout.trim(), '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error'];
+    argv = [found.stdout.trim(), '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error'];
   }
   let child: ChildProcess;
   const launch = async () => {

@@ -15,7 +15,7 @@ if [ -z "${MONGODB_URI:-}" ]; then
   if command -v mongod >/dev/null 2>&1; then
     mongod --dbpath "$data" --port "$port" --bind_ip 127.0.0.1 --quiet >/dev/null &
   else
-    "$(bash "$root/web/scripts/ferretdb.sh")" --handler=sqlite --sqlite-url="file:$data/" \
+    "$(bash "$root/web/scripts/ferretdb.sh")" --handler=sqlite --sqlite-url="file:$data/" --state-dir="$data" \
       --listen-addr="127.0.0.1:$port" --debug-addr=- --telemetry=disable --log-level=error &
   fi
   db_pid=$!
