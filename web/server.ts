@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   const gateway = services.gateway;
   if (!gateway) throw new Error('gateway services missing');
 
-  const app = next({ dev: process.argv.includes('--dev'), dir: webDir, hostname: config.HOST, port: config.PORT });
+  // No `hostname`: with one set, Clerk's same-URL rewrite looks external to Next (localhost vs the bound
+  // address) and Next tries to proxy the request to itself.
+  const app = next({ dev: process.argv.includes('--dev'), dir: webDir, port: config.PORT });
   await app.prepare();
   const handleNext = app.getRequestHandler();
 

@@ -11,6 +11,8 @@ export const keySummarySchema = z.object({
   createdAt: z.string(),
   lastUsedAt: z.string().nullable(),
   expiresAt: z.string().nullable(),
+  /** A provisioned key whose secret its owner has not seen yet (reveal it once). */
+  secretPending: z.boolean(),
 });
 export type KeySummary = z.infer<typeof keySummarySchema>;
 
@@ -22,3 +24,8 @@ export const issuedKeySchema = z.object({
 export type IssuedKey = z.infer<typeof issuedKeySchema>;
 
 export const keyNameSchema = z.string().trim().min(1, 'name must not be empty').max(64, 'name must be at most 64 characters');
+
+export const createKeyRequestSchema = z.object({ name: keyNameSchema });
+export const updateKeyRequestSchema = z.object({ name: keyNameSchema });
+export const keyListSchema = z.object({ keys: z.array(keySummarySchema) });
+export const revealedSecretSchema = z.object({ secret: z.string() });

@@ -21,6 +21,7 @@ export async function startServer(env: Record<string, string>, host = '127.0.0.1
       HOME: process.env.HOME ?? '',
       NODE_ENV: 'production',
       NEXT_TELEMETRY_DISABLED: '1',
+      CLERK_TELEMETRY_DISABLED: '1',
       HOST: host,
       PORT: String(port),
       LOG_LEVEL: 'info',

@@ -54,6 +54,11 @@ const envSchema = z.object({
   CLERK_SECRET_KEY: z.string().regex(/^sk_(test|live)_/, 'must start with sk_test_ or sk_live_').optional(),
   CLERK_JWT_KEY: z.string().min(1).optional(),
   CLERK_WEBHOOK_SIGNING_SECRET: z.string().regex(/^whsec_/, 'must start with whsec_').optional(),
+  CLERK_AUTHORIZED_PARTIES: z.string().optional(),
+  KEY_SEALING_SECRET: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -74,6 +79,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotenvDir = pro
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee .env.example for every variable.`);
   }
   const c = parsed.data;
+  if ((c.CLERK_WEBHOOK_SIGNING_SECRET || c.CLERK_SECRET_KEY) && !c.KEY_SEALING_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  KEY_SEALING_SECRET: required once Clerk is configured (it seals provisioned keys)\nSee .env.example for every variable.');
+  }
   return {
     ...c,
     publicUrl: (c.PUBLIC_URL ?? `http://${c.HOST}:${c.PORT}`).replace(/\/$/, ''),

@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadConfig, type Config } from './config';
 import { newId } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
-import { connectDatabase, modelOn, syncIndexes, type Connection } from './modules/db';
+import { connectDatabase, syncIndexes, type Connection } from './modules/db';
 import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
 import { createInvalidation, type Invalidation } from './modules/invalidation';
-import { createKeyService, type KeyService } from './modules/keys';
+import { createKeyService, createSecretBox, type KeyService } from './modules/keys';
 import { createRateLimiter } from './modules/limits';
-import { webhookDeliverySchema } from './modules/provisioning';
+import { createProvisioning, type Provisioning } from './modules/provisioning';
 import { createUsageMeter, createUsageQueries, type UsageMeter, type UsageQueries } from './modules/usage';
 import { createUserService, type UserService } from './modules/users';
 
@@ -19,6 +19,8 @@ export interface Services {
   keys: KeyService;
   usage: UsageQueries;
   invalidation: Invalidation;
+  /** Present once sign-in is configured (it needs KEY_SEALING_SECRET). */
+  provisioning?: Provisioning;
   /** Present in the server process only: the CLI never relays. */
   gateway?: { handle(req: IncomingMessage, res: ServerResponse): void; meter: UsageMeter };
   close(): Promise<void>;
@@ -32,7 +34,9 @@ export async function createServices(config: Config, opts: { gateway: boolean })
   const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
   const keys = createKeyService(db, invalidation);
   const usage = createUsageQueries(db);
-  modelOn(db, 'WebhookDelivery', webhookDeliverySchema);
+  const provisioning = config.KEY_SEALING_SECRET
+    ? createProvisioning({ db, users, keys, box: createSecretBox(Buffer.from(config.KEY_SEALING_SECRET, 'base64')) })
+    : undefined;
   const closers: (() => Promise<void>)[] = [];
 
   let gateway: Services['gateway'];
@@ -75,6 +79,7 @@ export async function createServices(config: Config, opts: { gateway: boolean })
     keys,
     usage,
     invalidation,
+    provisioning,
     gateway,
     async close() {
       invalidation.stop();

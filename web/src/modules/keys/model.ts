@@ -11,6 +11,10 @@ export interface ApiKeyDoc {
   revokedAt: Date | null;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
+  /** Set on the key provisioned for a new user: unique, so a user gets exactly one however often we retry. */
+  defaultFor?: string | null;
+  /** A provisioned key's secret, sealed until its owner first sees it; then removed for good. */
+  sealedSecret?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -25,6 +29,8 @@ export const apiKeySchema = new Schema<ApiKeyDoc>(
     revokedAt: { type: Date, default: null },
     expiresAt: { type: Date, default: null },
     lastUsedAt: { type: Date, default: null },
+    defaultFor: { type: String, unique: true, sparse: true },
+    sealedSecret: { type: String, default: null },
   },
   { collection: 'api_keys', timestamps: true, versionKey: false },
 );

@@ -1,7 +1,8 @@
 import type { KeySummary } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import type { Invalidation } from '../invalidation';
-import { modelOn } from '../db';
+import { isDuplicateKeyError, modelOn } from '../db';
+import type { SecretBox } from './sealed';
 import { newId } from '../../lib/ids';
 import { apiKeySchema, type ApiKeyDoc } from './model';
 import { hashKey, looksLikeKey, newKey } from './secret';
@@ -27,6 +28,62 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
         expiresAt,
       });
       return { key: doc.toObject(), secret: material.secret };
+    },
+
+    /**
+     * The key every new user gets, with its secret sealed for the first dashboard visit. Idempotent: the
+     * unique `defaultFor` makes a second call (a retried or duplicated webhook) return the first key.
+     */
+    async issueDefault(userId: string, box: SecretBox): Promise<{ key: ApiKeyDoc; created: boolean }> {
+      const existing = await ApiKey.findOne({ defaultFor: userId }).lean<ApiKeyDoc>();
+      if (existing) return { key: existing, created: false };
+      const material = newKey();
+      const id = newId('key');
+      try {
+        const doc = await ApiKey.create({
+          _id: id,
+          userId,
+          name: 'Default key',
+          hash: material.hash,
+          start: material.start,
+          defaultFor: userId,
+          sealedSecret: box.seal(material.secret, id),
+        });
+        return { key: doc.toObject(), created: true };
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+        const winner = await ApiKey.findOne({ defaultFor: userId }).lean<ApiKeyDoc>();
+        if (!winner) throw err;
+        return { key: winner, created: false };
+      }
+    },
+
+    /** Shows a provisioned secret once: it is removed in the same step, so a second reveal finds nothing. */
+    async revealSealed(userId: string, id: string, box: SecretBox): Promise<string | null> {
+      const key = await ApiKey.findOneAndUpdate(
+        { _id: id, userId, revokedAt: null, sealedSecret: { $type: 'string' } },
+        { $set: { sealedSecret: null } },
+        { returnDocument: 'before' },
+      ).lean<ApiKeyDoc>();
+      return key?.sealedSecret ? box.open(key.sealedSecret, key._id) : null;
+    },
+
+    /** A key of this user, or null: another user's key id is indistinguishable from a missing one. */
+    async findOwned(userId: string, id: string): Promise<ApiKeyDoc | null> {
+      return ApiKey.findOne({ _id: id, userId }).lean<ApiKeyDoc>();
+    },
+
+    async rename(userId: string, id: string, name: string): Promise<ApiKeyDoc | null> {
+      return ApiKey.findOneAndUpdate({ _id: id, userId }, { $set: { name } }, { returnDocument: 'after' }).lean<ApiKeyDoc>();
+    },
+
+    /** A new secret under the same name; the old key stops working at once. */
+    async rotate(userId: string, id: string): Promise<{ key: ApiKeyDoc; secret: string } | null> {
+      const old = await ApiKey.findOne({ _id: id, userId, revokedAt: null }).lean<ApiKeyDoc>();
+      if (!old) return null;
+      const issued = await this.issue(userId, old.name, old.expiresAt);
+      await this.revoke(old._id);
+      return issued;
     },
 
     async verify(secret: string, now = new Date()): Promise<KeyVerification> {
@@ -84,6 +141,7 @@ export function keyStatus(key: ApiKeyDoc, now = new Date()): KeySummary['status'
 
 export function toKeySummary(key: ApiKeyDoc, now = new Date()): KeySummary {
   return {
+    secretPending: Boolean(key.sealedSecret),
     id: key._id,
     name: key.name,
     start: key.start,

@@ -1,4 +1,4 @@
-import type { UsageDay, UsageEventDto } from '@glm-gateway/shared';
+import type { UsageDay, UsageEventDto, UsageReport } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import { modelOn } from '../db';
 import { utcDay } from '../../lib/ids';
@@ -28,9 +28,16 @@ export function createUsageQueries(db: Connection) {
       return [...merged.values()].sort((a, b) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model));
     },
 
-    async tokensOn(userId: string, day: string): Promise<{ tokens: number; requests: number }> {
-      const rows = await UsageDaily.find({ userId, day }, { totalTokens: 1, requests: 1 }).lean<UsageDailyDoc[]>();
-      return rows.reduce((t, r) => ({ tokens: t.tokens + r.totalTokens, requests: t.requests + r.requests }), { tokens: 0, requests: 0 });
+    /** What the dashboard shows: the last `days` days by model, recent requests, and today against the limit. */
+    async report(userId: string, days: number, dailyLimit: number, now = new Date()): Promise<UsageReport> {
+      const [rows, recent] = await Promise.all([this.daily(userId, days, now), this.recent(userId, 50)]);
+      const today = utcDay(now);
+      const todays = rows.filter((r) => r.day === today);
+      return {
+        days: rows,
+        recent,
+        today: { tokens: todays.reduce((n, r) => n + r.totalTokens, 0), requests: todays.reduce((n, r) => n + r.requests, 0), limit: dailyLimit },
+      };
     },
 
     async recent(userId: string, limit: number): Promise<UsageEventDto[]> {

@@ -1,2 +1,2 @@
-export { createUserService, type NewUser, type UserService } from './service';
+export { createUserService, type ClerkProfile, type NewUser, type UserService } from './service';
 export type { UserDoc, UserLimits, UserStatus } from './model';

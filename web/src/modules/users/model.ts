@@ -16,6 +16,9 @@ export interface UserDoc {
   name?: string | null;
   status: UserStatus;
   limits: UserLimits;
+  /** Clerk's `updated_at` of the newest profile applied, so an older webhook never overwrites a newer one. */
+  profileAt?: Date | null;
+  deletedAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -31,6 +34,8 @@ export const userSchema = new Schema<UserDoc>(
       rpm: { type: Number, required: true },
       dailyTokens: { type: Number, required: true },
     },
+    profileAt: { type: Date, default: null },
+    deletedAt: { type: Date, default: null },
   },
   { collection: 'users', timestamps: true, versionKey: false },
 );

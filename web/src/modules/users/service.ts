@@ -1,6 +1,6 @@
 import type { Connection } from '../db';
 import type { Invalidation } from '../invalidation';
-import { modelOn } from '../db';
+import { isDuplicateKeyError, modelOn } from '../db';
 import { newId } from '../../lib/ids';
 import { userSchema, type UserDoc, type UserLimits, type UserStatus } from './model';
 
@@ -9,6 +9,15 @@ export interface NewUser {
   name?: string | null;
   clerkId?: string | null;
   limits?: Partial<UserLimits>;
+}
+
+/** What Clerk tells us about a person, from a webhook or a session. */
+export interface ClerkProfile {
+  clerkId: string;
+  email: string | null;
+  name: string | null;
+  /** When Clerk last changed this profile; null when unknown (a session without profile claims). */
+  at: Date | null;
 }
 
 export type UserService = ReturnType<typeof createUserService>;
@@ -27,6 +36,51 @@ export function createUserService(db: Connection, defaults: UserLimits, invalida
         limits: { ...defaults, ...input.limits },
       });
       return doc.toObject();
+    },
+
+    /**
+     * Creates the user for a Clerk id, or brings its profile up to date. Idempotent and safe when run twice at
+     * once: the unique index on `clerkId` lets exactly one insert win. Deleted users stay deleted.
+     */
+    async upsertFromClerk(p: ClerkProfile): Promise<{ user: UserDoc; created: boolean }> {
+      const existing = await User.findOne({ clerkId: p.clerkId }).lean<UserDoc>();
+      if (!existing) {
+        try {
+          const doc = await User.create({
+            _id: newId('usr'),
+            clerkId: p.clerkId,
+            email: p.email,
+            name: p.name,
+            status: 'active',
+            limits: defaults,
+            profileAt: p.at,
+          });
+          return { user: doc.toObject(), created: true };
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+          return this.upsertFromClerk(p);
+        }
+      }
+      const newer = p.at && (!existing.profileAt || p.at > existing.profileAt);
+      if (existing.status === 'deleted' || !newer) return { user: existing, created: false };
+      const user = await User.findOneAndUpdate(
+        { _id: existing._id, status: { $ne: 'deleted' } },
+        { $set: { email: p.email, name: p.name, profileAt: p.at } },
+        { returnDocument: 'after' },
+      ).lean<UserDoc>();
+      return { user: user ?? existing, created: false };
+    },
+
+    /** Marks a Clerk user deleted, creating a tombstone if the deletion arrives before the creation. */
+    async markDeletedByClerkId(clerkId: string, at: Date): Promise<UserDoc> {
+      const { user } = await this.upsertFromClerk({ clerkId, email: null, name: null, at: null });
+      const deleted = await User.findByIdAndUpdate(user._id, { $set: { status: 'deleted', deletedAt: at } }, { returnDocument: 'after' }).lean<UserDoc>();
+      await invalidation.publish('user', user._id);
+      return deleted ?? user;
+    },
+
+    async findByClerkId(clerkId: string): Promise<UserDoc | null> {
+      return User.findOne({ clerkId }).lean<UserDoc>();
     },
 
     async findById(id: string): Promise<UserDoc | null> {

@@ -1,0 +1,56 @@
+import { auth } from '@clerk/nextjs/server';
+import type { z } from 'zod';
+import type { UserDoc } from '../modules/users';
+import { getServices, type Services } from '../services';
+
+/** The website API's one error shape. */
+export function apiError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status, headers: { 'cache-control': 'no-store' } });
+}
+
+type SignedIn = { ok: true; user: UserDoc; services: Services & { provisioning: NonNullable<Services['provisioning']> } };
+export type AccountResolution = SignedIn | { ok: false; status: 401 | 403 | 503; code: string; message: string };
+
+/**
+ * The signed-in person's account, from a Clerk session (cookie or `Authorization: Bearer`). Someone whose
+ * `user.created` webhook has not arrived yet is provisioned here, by the same code path.
+ */
+export async function resolveAccount(): Promise<AccountResolution> {
+  const services = await getServices();
+  const { provisioning } = services;
+  if (!services.config.clerkConfigured || !provisioning) return { ok: false, status: 503, code: 'sign_in_not_configured', message: 'Sign-in is not configured on this server.' };
+  const session = await auth();
+  if (!session.userId) return { ok: false, status: 401, code: 'unauthenticated', message: 'Sign in to use this API.' };
+  const claims = (session.sessionClaims ?? {}) as { email?: unknown; name?: unknown };
+  const user =
+    (await services.users.findByClerkId(session.userId)) ??
+    (await provisioning.ensureAccount({
+      clerkId: session.userId,
+      email: typeof claims.email === 'string' ? claims.email : null,
+      name: typeof claims.name === 'string' ? claims.name : null,
+      at: null,
+    }));
+  if (user.status === 'deleted') return { ok: false, status: 401, code: 'account_deleted', message: 'This account has been deleted.' };
+  if (user.status === 'suspended') return { ok: false, status: 403, code: 'account_suspended', message: 'This account is suspended.' };
+  return { ok: true, user, services: { ...services, provisioning } };
+}
+
+/** `resolveAccount` for API routes: a refusal comes back as the response to send. */
+export async function currentAccount(): Promise<SignedIn | { ok: false; response: Response }> {
+  const account = await resolveAccount();
+  return account.ok ? account : { ok: false, response: apiError(account.status, account.code, account.message) };
+}
+
+/** Parses a JSON body against a shared schema; a bad one becomes a 400 naming the field. */
+export async function readBody<T>(req: Request, schema: z.ZodType<T>): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
+  let raw: unknown;
+  try {
+    raw = await req.json();
+  } catch {
+    return { ok: false, response: apiError(400, 'invalid_json', 'Request body must be valid JSON.') };
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, response: apiError(400, 'invalid_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid value'}`) };
+}
