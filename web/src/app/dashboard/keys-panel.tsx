@@ -32,7 +32,8 @@ export function KeysPanel({ initialKeys }: { initialKeys: KeySummary[] }) {
       setError(err instanceof Error ? err.message : String(err));
     }
   };
-  const replace = (key: KeySummary) => setKeys((ks) => ks.map((k) => (k.id === key.id ? key : k)));
+  // Answers to single-key actions do not carry last use; keep what the list showed.
+  const replace = (key: KeySummary) => setKeys((ks) => ks.map((k) => (k.id === key.id ? { ...key, lastUsedAt: key.lastUsedAt ?? k.lastUsedAt } : k)));
   const show = (keyId: string, secret: string) => {
     setCopied(false);
     setShown({ keyId, secret });

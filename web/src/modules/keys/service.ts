@@ -4,7 +4,7 @@ import type { Invalidation } from '../invalidation';
 import { isDuplicateKeyError, modelOn } from '../db';
 import type { SecretBox } from './sealed';
 import { newId } from '../../lib/ids';
-import { apiKeySchema, type ApiKeyDoc } from './model';
+import { apiKeySchema, keyActivitySchema, type ApiKeyDoc, type KeyActivityDoc } from './model';
 import { hashKey, looksLikeKey, newKey } from './secret';
 
 export type KeyRejection = 'unknown' | 'revoked' | 'expired';
@@ -14,6 +14,7 @@ export type KeyService = ReturnType<typeof createKeyService>;
 
 export function createKeyService(db: Connection, invalidation: Pick<Invalidation, 'publish'>) {
   const ApiKey = modelOn(db, 'ApiKey', apiKeySchema);
+  const KeyActivity = modelOn(db, 'KeyActivity', keyActivitySchema);
 
   return {
     /** Creates a key; the secret is returned here and nowhere else, ever. */
@@ -95,8 +96,12 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
       return ApiKey.findOne({ hash }).lean<ApiKeyDoc>();
     },
 
+    /** A user's keys, newest first, with when each was last used. */
     async listForUser(userId: string): Promise<ApiKeyDoc[]> {
-      return ApiKey.find({ userId }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
+      const keys = await ApiKey.find({ userId }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
+      const activity = await KeyActivity.find({ _id: { $in: keys.map((k) => k._id) } }).lean<KeyActivityDoc[]>();
+      const lastUsed = new Map(activity.map((a) => [a._id, a.lastUsedAt]));
+      return keys.map((k) => ({ ...k, lastUsedAt: lastUsed.get(k._id) ?? null }));
     },
 
     async findById(id: string): Promise<ApiKeyDoc | null> {
@@ -119,8 +124,8 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
     /** Last-used times arrive batched from the usage meter; `$max` keeps out-of-order batches harmless. */
     async touchLastUsed(seen: Map<string, Date>): Promise<void> {
       if (seen.size === 0) return;
-      await ApiKey.bulkWrite(
-        [...seen].map(([id, at]) => ({ updateOne: { filter: { _id: id }, update: { $max: { lastUsedAt: at } } } })),
+      await KeyActivity.bulkWrite(
+        [...seen].map(([id, at]) => ({ updateOne: { filter: { _id: id }, update: { $max: { lastUsedAt: at } }, upsert: true } })),
         { ordered: false },
       );
     },
