@@ -123,9 +123,9 @@ export function KeysPanel({ initialKeys }: { initialKeys: KeySummary[] }) {
               <td>
                 <span className={`status ${k.status}`}>{k.status}</span>
               </td>
-              <td className="actions">
+              <td>
                 {k.status === 'active' ? (
-                  <>
+                  <div className="actions">
                     {k.secretPending ? (
                       <button type="button" onClick={() => void reveal(k)}>
                         Reveal secret
@@ -136,7 +136,7 @@ export function KeysPanel({ initialKeys }: { initialKeys: KeySummary[] }) {
                     <button type="button" className="danger" onClick={() => void revoke(k)}>
                       Revoke
                     </button>
-                  </>
+                  </div>
                 ) : null}
               </td>
             </tr>

@@ -28,7 +28,7 @@ export function UsagePanel({ report }: { report: UsageReport }) {
       <h2 id="usage-title">Usage</h2>
       <div className="quota">
         <span>
-          Today: <strong>{report.today.tokens.toLocaleString('en')}</strong> of {report.today.limit.toLocaleString('en')} tokens ({report.today.requests} requests)
+          Today: <strong>{report.today.tokens.toLocaleString('en')}</strong> of {report.today.limit.toLocaleString('en')} tokens ({report.today.requests} {report.today.requests === 1 ? 'request' : 'requests'})
         </span>
         <div className="bar" role="progressbar" aria-valuenow={Math.round(used)} aria-valuemin={0} aria-valuemax={100} aria-label="Today's token quota used">
           <div style={{ width: `${used}%` }} />
