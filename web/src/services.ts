@@ -4,6 +4,7 @@ import { newId } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { connectDatabase, syncIndexes, type Connection } from './modules/db';
 import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
+import { createExtensionAuth, type ExtensionAuth } from './modules/extension-auth';
 import { createInvalidation, type Invalidation } from './modules/invalidation';
 import { createKeyService, createSecretBox, type KeyService } from './modules/keys';
 import { createRateLimiter } from './modules/limits';
@@ -19,6 +20,7 @@ export interface Services {
   keys: KeyService;
   usage: UsageQueries;
   invalidation: Invalidation;
+  extensionAuth: ExtensionAuth;
   /** Present once sign-in is configured (it needs KEY_SEALING_SECRET). */
   provisioning?: Provisioning;
   /** Present in the server process only: the CLI never relays. */
@@ -34,6 +36,7 @@ export async function createServices(config: Config, opts: { gateway: boolean })
   const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
   const keys = createKeyService(db, invalidation);
   const usage = createUsageQueries(db);
+  const extensionAuth = createExtensionAuth({ db, keys, users, publicUrl: config.publicUrl });
   const provisioning = config.KEY_SEALING_SECRET
     ? createProvisioning({ db, users, keys, box: createSecretBox(Buffer.from(config.KEY_SEALING_SECRET, 'base64')) })
     : undefined;
@@ -62,6 +65,19 @@ export async function createServices(config: Config, opts: { gateway: boolean })
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       maxResponseBytes: config.MAX_RESPONSE_BYTES,
       completionReserveTokens: config.COMPLETION_RESERVE_TOKENS,
+      self: {
+        async describe(p) {
+          const [user, key, today] = await Promise.all([users.findById(p.userId), keys.findById(p.keyId), usage.today(p.userId, p.limits.dailyTokens)]);
+          return {
+            account: { id: p.userId, email: user?.email ?? null },
+            key: { id: p.keyId, name: key?.name ?? '', start: key?.start ?? '' },
+            today,
+          };
+        },
+        async revoke(p) {
+          await keys.revoke(p.keyId);
+        },
+      },
       log,
     });
     gateway = { handle, meter };
@@ -79,6 +95,7 @@ export async function createServices(config: Config, opts: { gateway: boolean })
     keys,
     usage,
     invalidation,
+    extensionAuth,
     provisioning,
     gateway,
     async close() {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { chatCompletionRequestSchema, gatewayErrorCodes, type ChatCompletionRequest, type ModelList, type Usage } from '@glm-gateway/shared';
+import { chatCompletionRequestSchema, gatewayErrorCodes, type ChatCompletionRequest, type Me, type ModelList, type Usage } from '@glm-gateway/shared';
 import { newId, utcDay } from '../../lib/ids';
 import type { Logger } from '../../lib/logger';
 import { isDatabaseUnavailable } from '../db';
@@ -25,10 +25,12 @@ export interface GatewayDeps {
   maxResponseBytes: number;
   /** Tokens held for a request's answer when it sets no `max_tokens`. */
   completionReserveTokens: number;
+  /** What a key may learn and do about itself: `GET /v1/me`, `DELETE /v1/me/key` (the extension's status and sign-out). */
+  self: { describe(p: Principal): Promise<Me>; revoke(p: Principal): Promise<void> };
   log: Logger;
 }
 
-type Route = 'chat' | 'models' | null;
+type Route = 'chat' | 'models' | 'me' | 'me_key' | null;
 
 interface MeteredRequest {
   requestId: string;
@@ -47,6 +49,8 @@ export function gatewayRoute(url: string | undefined): Route | 'not_gateway' {
   if (rest === null) return 'not_gateway';
   if (rest === '/chat/completions') return 'chat';
   if (rest === '/models') return 'models';
+  if (rest === '/me') return 'me';
+  if (rest === '/me/key') return 'me_key';
   return null;
 }
 
@@ -63,7 +67,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     if (route === null || route === 'not_gateway') {
       return sendFailure(res, fail('not_found', `Unknown API path ${(req.url ?? '').split('?', 1)[0]?.slice(0, 100)}.`), requestId);
     }
-    const method = route === 'chat' ? 'POST' : 'GET';
+    const method = ({ chat: 'POST', models: 'GET', me: 'GET', me_key: 'DELETE' } as const)[route];
     if (req.method !== method) {
       res.setHeader('allow', method);
       return sendFailure(res, fail('method_not_allowed', `Use ${method} for this path.`), requestId);
@@ -72,6 +76,12 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const auth = await deps.authenticate(req.headers.authorization);
     if (!auth.ok) return sendFailure(res, auth.failure, requestId);
 
+    if (route === 'me') return sendJson(res, 200, await deps.self.describe(auth.principal), { 'x-request-id': requestId });
+    if (route === 'me_key') {
+      await deps.self.revoke(auth.principal);
+      res.writeHead(204, { 'x-request-id': requestId }).end();
+      return;
+    }
     if (route === 'models') {
       const created = Math.floor(Date.now() / 1000);
       const body: ModelList = { object: 'list', data: (await deps.catalog.list()).map((id) => ({ id, object: 'model', created, owned_by: 'glm-gateway' })) };

@@ -31,13 +31,12 @@ export function createUsageQueries(db: Connection) {
     /** What the dashboard shows: the last `days` days by model, recent requests, and today against the limit. */
     async report(userId: string, days: number, dailyLimit: number, now = new Date()): Promise<UsageReport> {
       const [rows, recent] = await Promise.all([this.daily(userId, days, now), this.recent(userId, 50)]);
-      const today = utcDay(now);
-      const todays = rows.filter((r) => r.day === today);
-      return {
-        days: rows,
-        recent,
-        today: { tokens: todays.reduce((n, r) => n + r.totalTokens, 0), requests: todays.reduce((n, r) => n + r.requests, 0), limit: dailyLimit },
-      };
+      return { days: rows, recent, today: totalsOn(rows, utcDay(now), dailyLimit) };
+    },
+
+    /** Today's tokens and requests against the daily limit. */
+    async today(userId: string, dailyLimit: number, now = new Date()): Promise<UsageReport['today']> {
+      return totalsOn(await this.daily(userId, 1, now), utcDay(now), dailyLimit);
     },
 
     async recent(userId: string, limit: number): Promise<UsageEventDto[]> {
@@ -45,6 +44,11 @@ export function createUsageQueries(db: Connection) {
       return rows.map(toUsageEventDto);
     },
   };
+}
+
+function totalsOn(rows: UsageDay[], day: string, limit: number): UsageReport['today'] {
+  const on = rows.filter((r) => r.day === day);
+  return { tokens: on.reduce((n, r) => n + r.totalTokens, 0), requests: on.reduce((n, r) => n + r.requests, 0), limit };
 }
 
 export function toUsageEventDto(e: UsageEventDoc): UsageEventDto {

@@ -1,0 +1,2 @@
+export { describeRedirect, withCallbackParams } from './callback-url';
+export { createExtensionAuth, type ApproveResult, type ExchangeResult, type ExtensionAuth } from './service';
