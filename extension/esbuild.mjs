@@ -8,4 +8,5 @@ const common = { bundle: true, minify: production, sourcemap: !production, logLe
 await Promise.all([
   build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] }),
   build({ ...common, entryPoints: { main: 'src/webview/main.ts' }, outdir: 'dist/webview', platform: 'browser', format: 'iife', target: 'es2022' }),
+  build({ ...common, entryPoints: { main: 'src/webview/styles.css' }, outdir: 'dist/webview' }),
 ]);
