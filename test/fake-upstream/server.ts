@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
  *   delayMs       delay between chunks
  *   stallBeforeMs delay before the response headers
  *   malformed     send a broken data line after this many chunks
+ * or, for clients that send only standard fields, with `fake:{...}` at the end of the last message.
  */
 export interface FakeOptions {
   chunks?: number;
@@ -57,6 +58,21 @@ function promptTokensOf(body: Record<string, unknown>): number {
   return messages.reduce<number>((n, m) => n + String((m as { content?: unknown }).content ?? '').split(/\s+/).filter(Boolean).length, 0);
 }
 
+/**
+ * Clients that send only standard fields (the VS Code extension) steer the fake with `fake:{...}` at the
+ * end of their last message instead.
+ */
+function optionsInText(body: Record<string, unknown>): FakeOptions {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  const match = /fake:(\{.*\})\s*$/.exec(String(messages.at(-1)?.content ?? ''));
+  if (!match?.[1]) return {};
+  try {
+    return JSON.parse(match[1]) as FakeOptions;
+  } catch {
+    return {};
+  }
+}
+
 export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-0123456789'): Promise<FakeUpstream> {
   const state: FakeUpstream = {
     url: '',
@@ -68,7 +84,7 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
   };
 
   async function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-    const o = (body.fake ?? {}) as FakeOptions;
+    const o = (body.fake ?? optionsInText(body)) as FakeOptions;
     if (o.stallBeforeMs) await sleep(o.stallBeforeMs);
     if (o.status) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };

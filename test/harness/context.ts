@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import mongoose, { type Connection } from 'mongoose';
 import { startFakeUpstream, type FakeUpstream } from '../fake-upstream/server';
 import { startTestDatabase, type TestDatabase } from './database';
+import { freePort } from './ports';
 import { startServer, type RunningServer } from './server';
 
 let database: TestDatabase | undefined;
@@ -22,8 +23,8 @@ export interface Stack {
   mongoUri: string;
   db: Connection;
   servers: RunningServer[];
-  /** Starts one more server instance on the same database and upstream. */
-  addServer(env?: Record<string, string>): Promise<RunningServer>;
+  /** Starts one more server instance on the same database and upstream (on `host`, a loopback address). */
+  addServer(env?: Record<string, string>, host?: string): Promise<RunningServer>;
   /** Runs the operator CLI against this stack's database. */
   close(): Promise<void>;
 }
@@ -53,8 +54,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     mongoUri,
     db,
     servers,
-    async addServer(env = {}) {
-      const s = await startServer({ ...baseEnv, ...env });
+    async addServer(env = {}, host = '127.0.0.1') {
+      const port = await freePort(host);
+      // The website's public URL is where browsers reach it: session tokens are bound to that origin.
+      const s = await startServer({ ...baseEnv, PUBLIC_URL: `http://${host}:${port}`, ...env }, host, port);
       servers.push(s);
       return s;
     },

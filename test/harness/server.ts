@@ -12,8 +12,8 @@ export interface RunningServer {
 const webDir = resolve(import.meta.dirname, '../../web');
 
 /** Starts the real server entry (gateway + Next) as its own process, as production runs it. */
-export async function startServer(env: Record<string, string>, host = '127.0.0.1'): Promise<RunningServer> {
-  const port = await freePort(host);
+export async function startServer(env: Record<string, string>, host = '127.0.0.1', port?: number): Promise<RunningServer> {
+  port ??= await freePort(host);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
     cwd: webDir,
     env: {

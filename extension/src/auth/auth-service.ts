@@ -52,7 +52,8 @@ export class AuthService implements vscode.AuthenticationProvider, vscode.UriHan
     const pkce = createPkce();
     const callback = await vscode.env.asExternalUri(vscode.Uri.parse(`${vscode.env.uriScheme}://${this.context.extension.id}/callback`));
     const registered = await this.api().registerSignIn({
-      redirectUri: callback.toString(),
+      // Unencoded: Uri.toString() would percent-encode the `&` and `=` of code-server's forwarded query.
+      redirectUri: callback.toString(true),
       state: pkce.state,
       codeChallenge: pkce.challenge,
       codeChallengeMethod: 'S256',
