@@ -4,6 +4,7 @@ import { AuthService } from './auth/auth-service';
 import { ChatViewProvider } from './chat/chat-view';
 import { ChatHistory } from './chat/history';
 import { registerCommands } from './commands/register-commands';
+import { registerLanguageModels } from './lm/language-model-provider';
 import { registerStatusBar } from './status/status-bar';
 
 /** Wiring only: build the services, hand them to the registrars. */
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chat, { webviewOptions: { retainContextWhenHidden: true } }),
   );
   registerCommands(context, auth, chat);
+  registerLanguageModels(context, api);
 }
 
 export function deactivate(): void {}
