@@ -3,3 +3,4 @@ export * from './errors';
 export * from './keys';
 export * from './usage';
 export * from './extension';
+export * from './admin';

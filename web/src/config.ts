@@ -55,6 +55,7 @@ const envSchema = z.object({
   CLERK_JWT_KEY: z.string().min(1).optional(),
   CLERK_WEBHOOK_SIGNING_SECRET: z.string().regex(/^whsec_/, 'must start with whsec_').optional(),
   CLERK_AUTHORIZED_PARTIES: z.string().optional(),
+  ADMIN_USER_IDS: z.string().default(''),
   KEY_SEALING_SECRET: z
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)')

@@ -4,6 +4,8 @@ import { newId } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
 import { connectDatabase, syncIndexes, type Connection } from './modules/db';
 import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
+import { createAdmin, type Admin } from './modules/admin';
+import { createCredits, type Credits } from './modules/credits';
 import { createExtensionAuth, type ExtensionAuth } from './modules/extension-auth';
 import { createInvalidation, type Invalidation } from './modules/invalidation';
 import { createKeyService, createSecretBox, type KeyService } from './modules/keys';
@@ -21,6 +23,8 @@ export interface Services {
   usage: UsageQueries;
   invalidation: Invalidation;
   extensionAuth: ExtensionAuth;
+  credits: Credits;
+  admin: Admin;
   /** Present once sign-in is configured (it needs KEY_SEALING_SECRET). */
   provisioning?: Provisioning;
   /** Present in the server process only: the CLI never relays. */
@@ -36,6 +40,8 @@ export async function createServices(config: Config, opts: { gateway: boolean })
   const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
   const keys = createKeyService(db, invalidation);
   const usage = createUsageQueries(db);
+  const credits = createCredits(db, usage.tokensPerDay);
+  const admin = createAdmin({ db, users, keys, usage, credits, invalidation });
   const extensionAuth = createExtensionAuth({ db, keys, users, publicUrl: config.publicUrl });
   const provisioning = config.KEY_SEALING_SECRET
     ? createProvisioning({ db, users, keys, box: createSecretBox(Buffer.from(config.KEY_SEALING_SECRET, 'base64')) })
@@ -56,7 +62,7 @@ export async function createServices(config: Config, opts: { gateway: boolean })
     const limiter = createRateLimiter(db, log);
     invalidation.start();
     const handle = createGatewayHandler({
-      authenticate: createAuthenticator({ keys, users, invalidation, ttlMs: config.AUTH_CACHE_TTL_MS }),
+      authenticate: createAuthenticator({ keys, users, invalidation, ttlMs: config.AUTH_CACHE_TTL_MS, creditBalance: (u) => credits.balance(u._id, u.limits.dailyTokens) }),
       limiter,
       catalog: createModelCatalog(config.MODELS, upstream.configured ? upstream.listModels : async () => [], log),
       upstream,
@@ -96,6 +102,8 @@ export async function createServices(config: Config, opts: { gateway: boolean })
     usage,
     invalidation,
     extensionAuth,
+    credits,
+    admin,
     provisioning,
     gateway,
     async close() {

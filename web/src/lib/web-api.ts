@@ -8,7 +8,7 @@ export function apiError(status: number, code: string, message: string): Respons
   return Response.json({ error: { code, message } }, { status, headers: { 'cache-control': 'no-store' } });
 }
 
-type SignedIn = { ok: true; user: UserDoc; services: Services & { provisioning: NonNullable<Services['provisioning']> } };
+type SignedIn = { ok: true; user: UserDoc; clerkId: string; claims: Record<string, unknown>; services: Services & { provisioning: NonNullable<Services['provisioning']> } };
 export type AccountResolution = SignedIn | { ok: false; status: 401 | 403 | 503; code: string; message: string };
 
 /**
@@ -21,7 +21,7 @@ export async function resolveAccount(): Promise<AccountResolution> {
   if (!services.config.clerkConfigured || !provisioning) return { ok: false, status: 503, code: 'sign_in_not_configured', message: 'Sign-in is not configured on this server.' };
   const session = await auth();
   if (!session.userId) return { ok: false, status: 401, code: 'unauthenticated', message: 'Sign in to use this API.' };
-  const claims = (session.sessionClaims ?? {}) as { email?: unknown; name?: unknown };
+  const claims = (session.sessionClaims ?? {}) as Record<string, unknown>;
   const user =
     (await services.users.findByClerkId(session.userId)) ??
     (await provisioning.ensureAccount({
@@ -32,7 +32,26 @@ export async function resolveAccount(): Promise<AccountResolution> {
     }));
   if (user.status === 'deleted') return { ok: false, status: 401, code: 'account_deleted', message: 'This account has been deleted.' };
   if (user.status === 'suspended') return { ok: false, status: 403, code: 'account_suspended', message: 'This account is suspended.' };
-  return { ok: true, user, services: { ...services, provisioning } };
+  return { ok: true, user, clerkId: session.userId, claims, services: { ...services, provisioning } };
+}
+
+/**
+ * Admins: a Clerk user whose session carries `role: "admin"` (from public metadata, through the session
+ * token template `{"metadata": "{{user.public_metadata}}"}`), or whose Clerk id is in ADMIN_USER_IDS.
+ */
+export async function resolveAdmin(): Promise<AccountResolution> {
+  const account = await resolveAccount();
+  if (!account.ok) return account;
+  const listed = account.services.config.ADMIN_USER_IDS.split(',').map((s) => s.trim()).includes(account.clerkId);
+  const metadata = account.claims.metadata as { role?: unknown } | undefined;
+  if (listed || metadata?.role === 'admin' || account.claims.role === 'admin') return account;
+  return { ok: false, status: 403, code: 'forbidden', message: 'This needs an administrator.' };
+}
+
+/** `resolveAdmin` for API routes. */
+export async function currentAdmin(): Promise<SignedIn | { ok: false; response: Response }> {
+  const admin = await resolveAdmin();
+  return admin.ok ? admin : { ok: false, response: apiError(admin.status, admin.code, admin.message) };
 }
 
 /** `resolveAccount` for API routes: a refusal comes back as the response to send. */

@@ -12,7 +12,7 @@ export interface Principal {
 
 export type AuthResult = { ok: true; principal: Principal } | { ok: false; failure: GatewayFailure };
 
-type Cached = { key: ApiKeyDoc | null; user: UserDoc | null };
+type Cached = { key: ApiKeyDoc | null; user: UserDoc | null; credits: number };
 
 export type Authenticator = (authorization: string | undefined) => Promise<AuthResult>;
 
@@ -24,6 +24,8 @@ export function createAuthenticator(deps: {
   keys: Pick<KeyService, 'findByHash'>;
   users: Pick<UserService, 'findById'>;
   invalidation: Invalidation;
+  /** Granted tokens the user may spend today beyond the daily limit. */
+  creditBalance(user: UserDoc): Promise<number>;
   ttlMs: number;
 }): Authenticator {
   const cache = new LRUCache<string, Cached>({ max: 50_000, ttl: Math.max(1, deps.ttlMs) });
@@ -38,7 +40,7 @@ export function createAuthenticator(deps: {
   async function load(hash: string): Promise<Cached> {
     const key = await deps.keys.findByHash(hash);
     const user = key ? await deps.users.findById(key.userId) : null;
-    return { key, user };
+    return { key, user, credits: user ? await deps.creditBalance(user) : 0 };
   }
 
   return async (authorization) => {
@@ -65,7 +67,8 @@ export function createAuthenticator(deps: {
     if (entry.user.status === 'suspended') {
       return { ok: false, failure: fail('account_suspended', 'This account is suspended. Contact the operator of this gateway.') };
     }
-    return { ok: true, principal: { keyId: verdict.key._id, userId: entry.user._id, limits: entry.user.limits } };
+    const { limits } = entry.user;
+    return { ok: true, principal: { keyId: verdict.key._id, userId: entry.user._id, limits: { ...limits, dailyTokens: limits.dailyTokens + entry.credits } } };
   };
 }
 

@@ -38,6 +38,8 @@ interface Lease {
   emptyAt: number;
   /** Units wanted by requests waiting on this lease, so one claim serves them all. */
   waiting: number;
+  /** Returns and overdrafts of this lease still being written; a claim reads the budget only after them. */
+  writes: Promise<unknown>;
 }
 
 const MINUTE = 60_000;
@@ -115,10 +117,11 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   /** Commits `want` units from the lease, claiming more from the database as needed (one claim at a time). */
   async function reserve(lease: Lease, limit: number, slice: number, want: number, expiresAt: Date, partial: boolean): Promise<number> {
     lease.waiting += want;
+    const grantedBefore = lease.granted;
     try {
       // Each claim that succeeds takes budget, so this ends: enough is held, or the budget is empty.
       while (lease.granted - lease.committed < want && Date.now() - lease.emptyAt >= EMPTY_RECHECK_MS) {
-        lease.claiming ??= claim(lease, limit, Math.max(slice, lease.waiting - (lease.granted - lease.committed)), expiresAt).finally(() => {
+        lease.claiming ??= lease.writes.then(() => claim(lease, limit, Math.max(slice, lease.waiting - (lease.granted - lease.committed)), expiresAt)).finally(() => {
           lease.claiming = undefined;
         });
         if ((await lease.claiming) === 0) lease.emptyAt = Date.now();
@@ -127,7 +130,10 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
       lease.waiting -= want;
     }
     const available = lease.granted - lease.committed;
-    const hold = available >= want ? want : partial ? Math.max(0, available) : 0;
+    // Less than wanted is enough only with budget fresh from the shared pool: crumbs left on this instance
+    // after the pool ran dry would let request after request through, each overshooting the limit.
+    const fresh = lease.granted > grantedBefore;
+    const hold = available >= want ? want : partial && fresh ? Math.max(0, available) : 0;
     lease.committed += hold;
     return hold;
   }
@@ -135,7 +141,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   function leaseFor(leases: Map<string, Lease>, id: string, budget: string): Lease {
     let l = leases.get(id);
     if (!l || l.budget !== budget) {
-      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0 };
+      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0, writes: Promise.resolve() };
       leases.set(id, l);
     }
     return l;
@@ -166,10 +172,13 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     if (overdraft > 0) {
       // A request may use more than it held: book it so every instance sees the truth.
       l.granted = l.committed;
-      void bookOverdraft(l, overdraft, tokenExpiry(day)).catch((err: unknown) => log.error({ err: String(err), userId: s.userId }, 'token overdraft not booked'));
+      const booked = l.writes.then(() => bookOverdraft(l, overdraft, tokenExpiry(day)));
+      l.writes = booked.catch((err: unknown) => log.error({ err: String(err), userId: s.userId }, 'token overdraft not booked'));
     } else if (l.granted - l.committed > 2 * tokenSlice(s)) {
       // A large hold came back unused: let other instances have it now rather than at the idle sweep.
-      void giveBack(l, tokenSlice(s)).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
+      l.emptyAt = 0;
+      const returned = l.writes.then(() => giveBack(l, tokenSlice(s)));
+      l.writes = returned.catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
     }
   }
 

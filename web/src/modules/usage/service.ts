@@ -34,6 +34,14 @@ export function createUsageQueries(db: Connection) {
       return { days: rows, recent, today: totalsOn(rows, utcDay(now), dailyLimit) };
     },
 
+    /** Tokens per UTC day from `fromDay` on, all models together. */
+    async tokensPerDay(userId: string, fromDay: string): Promise<Map<string, number>> {
+      const rows = await UsageDaily.find({ userId, day: { $gte: fromDay } }, { day: 1, totalTokens: 1 }).lean<UsageDailyDoc[]>();
+      const out = new Map<string, number>();
+      for (const r of rows) out.set(r.day, (out.get(r.day) ?? 0) + r.totalTokens);
+      return out;
+    },
+
     /** Today's tokens and requests against the daily limit. */
     async today(userId: string, dailyLimit: number, now = new Date()): Promise<UsageReport['today']> {
       return totalsOn(await this.daily(userId, 1, now), utcDay(now), dailyLimit);

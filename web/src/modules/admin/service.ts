@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Connection } from '../db';
+import { modelOn } from '../db';
+import type { Credits } from '../credits';
+import type { Invalidation } from '../invalidation';
+import { toKeySummary, type KeyService } from '../keys';
+import type { UsageQueries } from '../usage';
+import type { UserDoc, UserLimits, UserService } from '../users';
+import { userSchema } from '../users/model';
+import { auditSchema, type AuditDoc } from './model';
+
+export interface AdminActor {
+  /** The admin's account id (or Clerk id for bootstrap admins), as the audit log shows it. */
+  id: string;
+}
+
+export type AdminResult<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' };
+
+const PAGE = 50;
+
+export interface UsageCsvRow {
+  day: string;
+  userId: string;
+  email: string;
+  model: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export type Admin = ReturnType<typeof createAdmin>;
+
+/**
+ * What the operator's admins can see and do. Every action takes a reason and writes one audit row with the
+ * state before and after; changes reach every gateway instance through the same invalidation as revocations.
+ */
+export function createAdmin(deps: { db: Connection; users: UserService; keys: KeyService; usage: UsageQueries; credits: Credits; invalidation: Pick<Invalidation, 'publish'> }) {
+  const Audit = modelOn(deps.db, 'Audit', auditSchema);
+  const User = modelOn(deps.db, 'User', userSchema);
+
+  async function audit(actor: AdminActor, action: AuditDoc['action'], target: string, reason: string, before: unknown, after: unknown): Promise<void> {
+    await Audit.create({ _id: `aud_${randomBytes(10).toString('base64url')}`, at: new Date(), actor: actor.id, action, target, reason, before, after });
+  }
+
+  return {
+    /** A page of users, newest first, with usage today and over 30 days. `cursor` is the last user id seen. */
+    async listUsers(opts: { query?: string; cursor?: string }, now = new Date()) {
+      const filter: Record<string, unknown> = {};
+      const q = opts.query?.trim();
+      if (q) filter.$or = q.startsWith('usr_') || q.startsWith('user_') ? [{ _id: q }, { clerkId: q }] : [{ email: q.toLowerCase() }, { email: q }];
+      if (opts.cursor) filter._id = { ...(filter._id as object), $lt: opts.cursor };
+      const users = await User.find(filter).sort({ _id: -1 }).limit(PAGE + 1).lean<UserDoc[]>();
+      const page = users.slice(0, PAGE);
+      const rows = await Promise.all(
+        page.map(async (u) => {
+          const [days, keys] = await Promise.all([deps.usage.daily(u._id, 30, now), deps.keys.listForUser(u._id)]);
+          const today = now.toISOString().slice(0, 10);
+          const sum = (rows: typeof days) => rows.reduce((t, r) => ({ requests: t.requests + r.requests, tokens: t.tokens + r.totalTokens }), { requests: 0, tokens: 0 });
+          const todays = sum(days.filter((d) => d.day === today));
+          const lastActive = keys.reduce<Date | null>((last, k) => (k.lastUsedAt && (!last || k.lastUsedAt > last) ? k.lastUsedAt : last), null);
+          return {
+            id: u._id,
+            email: u.email ?? null,
+            joined: u.createdAt.toISOString(),
+            status: u.status,
+            keys: keys.filter((k) => toKeySummary(k, now).status === 'active').length,
+            today: todays,
+            last30: sum(days),
+            quotaUsedPct: Math.round((todays.tokens / Math.max(1, u.limits.dailyTokens)) * 100),
+            lastActive: lastActive?.toISOString() ?? null,
+          };
+        }),
+      );
+      return { users: rows, nextCursor: users.length > PAGE ? page.at(-1)!._id : null };
+    },
+
+    async userDetail(id: string, now = new Date()) {
+      const user = await deps.users.findById(id);
+      if (!user) return null;
+      const [keys, report, credits] = await Promise.all([deps.keys.listForUser(id), deps.usage.report(id, 30, user.limits.dailyTokens, now), deps.credits.balance(id, user.limits.dailyTokens, now)]);
+      const history = await Audit.find({ target: { $in: [id, ...keys.map((k) => k._id)] } }).sort({ at: -1 }).limit(20).lean<AuditDoc[]>();
+      return { user, keys: keys.map((k) => toKeySummary(k, now)), report, credits, history };
+    },
+
+    async setSuspended(actor: AdminActor, id: string, suspended: boolean, reason: string): Promise<AdminResult<UserDoc>> {
+      const before = await deps.users.findById(id);
+      if (!before || before.status === 'deleted') return { ok: false, reason: 'not_found' };
+      const after = await deps.users.setStatus(id, suspended ? 'suspended' : 'active');
+      await audit(actor, suspended ? 'user.suspend' : 'user.unsuspend', id, reason, { status: before.status }, { status: after?.status });
+      return after ? { ok: true, value: after } : { ok: false, reason: 'not_found' };
+    },
+
+    async setLimits(actor: AdminActor, id: string, limits: Partial<UserLimits>, reason: string): Promise<AdminResult<UserDoc>> {
+      const before = await deps.users.findById(id);
+      if (!before) return { ok: false, reason: 'not_found' };
+      const after = await deps.users.setLimits(id, limits);
+      await audit(actor, 'user.limits', id, reason, before.limits, after?.limits);
+      return after ? { ok: true, value: after } : { ok: false, reason: 'not_found' };
+    },
+
+    async grantCredits(actor: AdminActor, id: string, tokens: number, reason: string): Promise<AdminResult<{ balance: number }>> {
+      const user = await deps.users.findById(id);
+      if (!user) return { ok: false, reason: 'not_found' };
+      const before = await deps.credits.balance(id, user.limits.dailyTokens);
+      await deps.credits.grant(id, tokens, actor.id, reason);
+      // The gateway caches a user's credit balance with the user: drop it everywhere.
+      await deps.invalidation.publish('user', id);
+      await audit(actor, 'user.credits', id, reason, { balance: before }, { balance: before + tokens, granted: tokens });
+      return { ok: true, value: { balance: before + tokens } };
+    },
+
+    async revokeKey(actor: AdminActor, keyId: string, reason: string): Promise<AdminResult<ReturnType<typeof toKeySummary>>> {
+      const before = await deps.keys.findById(keyId);
+      if (!before) return { ok: false, reason: 'not_found' };
+      const after = await deps.keys.revoke(keyId);
+      await audit(actor, 'key.revoke', keyId, reason, { revokedAt: before.revokedAt }, { revokedAt: after?.revokedAt ?? null });
+      return { ok: true, value: toKeySummary(after ?? before) };
+    },
+
+    async auditLog(opts: { cursor?: string }) {
+      const filter = opts.cursor ? { at: { $lt: new Date(opts.cursor) } } : {};
+      const rows = await Audit.find(filter).sort({ at: -1 }).limit(PAGE).lean<AuditDoc[]>();
+      return { entries: rows, nextCursor: rows.length === PAGE ? rows.at(-1)!.at.toISOString() : null };
+    },
+
+    /**
+     * Usage per user, day and model from the rollups, for the CSV export: read through a cursor and yielded row
+     * by row, never held whole. Rollup rows are per writing instance, so neighbours with the same key merge.
+     */
+    async *usageRows(from: string, to: string): AsyncGenerator<UsageCsvRow> {
+      const emails = new Map<string, string>();
+      const cursor = deps.db.collection('usage_daily').find({ day: { $gte: from, $lte: to } }).sort({ day: 1, userId: 1, model: 1 });
+      let row: UsageCsvRow | null = null;
+      for await (const r of cursor) {
+        const userId = String(r.userId);
+        if (row && row.day === r.day && row.userId === userId && row.model === r.model) {
+          row.requests += Number(r.requests);
+          row.promptTokens += Number(r.promptTokens);
+          row.completionTokens += Number(r.completionTokens);
+          row.totalTokens += Number(r.totalTokens);
+          continue;
+        }
+        if (row) yield row;
+        if (!emails.has(userId)) {
+          if (emails.size > 10_000) emails.clear();
+          emails.set(userId, (await deps.users.findById(userId))?.email ?? '');
+        }
+        row = { day: String(r.day), userId, email: emails.get(userId) ?? '', model: String(r.model), requests: Number(r.requests), promptTokens: Number(r.promptTokens), completionTokens: Number(r.completionTokens), totalTokens: Number(r.totalTokens) };
+      }
+      if (row) yield row;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { createCredits, type CreditGrantDoc, type Credits } from './service';
