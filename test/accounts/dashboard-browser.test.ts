@@ -75,7 +75,7 @@ describe('dashboard in a real browser', function () {
     await page.reload();
     await page.getByText('Recent requests').waitFor();
     assert.ok(await page.locator('table').filter({ hasText: 'glm-4.6' }).first().isVisible(), 'the request shows in usage');
-    assert.ok(await page.locator('.recharts-surface').first().isVisible(), 'the usage chart renders');
+    await page.locator('.recharts-surface').first().waitFor(); // the usage chart draws after hydration
     await screenshot(page, 'dashboard-after-revoke');
     await context.close();
   });

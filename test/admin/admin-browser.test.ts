@@ -62,7 +62,7 @@ describe('admin console in a real browser', function () {
     await row.getByRole('link').click();
     await page.getByRole('heading', { name: 'Limits in force' }).waitFor();
     assert.ok(await page.getByText('60 requests/min per key').isVisible());
-    assert.ok(await page.locator('.recharts-surface').first().isVisible());
+    await page.locator('.recharts-surface').first().waitFor(); // the chart draws after hydration
     await page.getByRole('button', { name: 'Suspend' }).click();
     await page.getByRole('button', { name: 'Unsuspend' }).waitFor();
     assert.ok(await page.getByText(/user.suspend by .*support ticket 7/).isVisible(), 'the action shows in the history with its reason');
