@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { apiErrorSchema, openAIErrorSchema } from '@glm-gateway/shared';
-import { domain, provision, type Account } from '../harness/accounts';
+import { domain, gw, provision, type Account } from '../harness/accounts';
 import { chat } from '../harness/client';
 import { createFakeClerk, type FakeClerk } from '../harness/clerk';
 import { startStack, type Stack } from '../harness/context';
@@ -152,5 +152,50 @@ describe('admin API', function () {
     // Two instances wrote the two requests; the export merges them into one row.
     assert.deepEqual(mine.map((l) => l.split(',').slice(3)), [['glm-5', '2', '2', '8', '10']]);
     assert.ok(!text.includes(a.secret) && !text.includes(stack.upstream.apiKey) && !/glmgw_[0-9A-Za-z]{32}/.test(text));
+  });
+});
+
+describe('admin system view and usage retention', function () {
+  this.timeout(90_000);
+  let stack: Stack;
+  let clerk: FakeClerk;
+
+  before(async () => {
+    clerk = await createFakeClerk();
+    stack = await startStack({ env: { ...clerk.env, ADMIN_USER_IDS: 'user_sys_admin', USAGE_EVENT_RETENTION_DAYS: '30' } });
+  });
+  after(async () => stack?.close());
+
+  it('shows totals per day and model, 5xx per hour, and today\'s top user', async () => {
+    const services = await domain(stack);
+    const heavy = await provision(services);
+    await services.close();
+    await (await chat(stack.servers[0]!.url, heavy.secret, { model: 'glm-4.6', messages: [{ role: 'user', content: 'hi' }], fake: { chunks: 40 } })).text();
+    await (await chat(stack.servers[0]!.url, heavy.secret, { model: 'glm-4.6', messages: [{ role: 'user', content: 'hi' }], fake: { status: 500 } })).text();
+    await usageRows(stack.db, heavy.userId, 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const url = stack.servers[0]!.url;
+    const token = await clerk.sessionToken('user_sys_admin', { azp: url });
+    const system = (await (await fetch(`${url}/api/admin/system`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      days: { model: string; requests: number; tokens: number; failures: number }[];
+      hours: { requests: number; failures: number }[];
+      topUsers: { userId: string; tokens: number }[];
+    };
+    assert.deepEqual(system.days.map((d) => [d.model, d.requests, d.tokens, d.failures]), [['glm-4.6', 2, 41, 1]]);
+    assert.deepEqual(system.hours.reduce((t, h) => [t[0]! + h.requests, t[1]! + h.failures], [0, 0]), [2, 1]);
+    assert.equal(system.topUsers[0]?.userId, heavy.userId);
+  });
+
+  it('pruning deletes raw events past the retention but keeps the daily rollups', async () => {
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    await stack.db.collection('usage_events').insertOne({ _id: 'req_old_one' as never, userId: 'usr_old', keyId: 'key_old', model: 'glm-4.6', day: old.toISOString().slice(0, 10), at: old, status: 200, promptTokens: 1, completionTokens: 1, totalTokens: 2, latencyMs: 1, ttftMs: 1, stream: false, aborted: false, estimated: false });
+    await stack.db.collection('usage_daily').insertOne({ _id: 'usr_old:x' as never, instance: 'ins_x', userId: 'usr_old', day: old.toISOString().slice(0, 10), model: 'glm-4.6', requests: 1, failures: 0, promptTokens: 1, completionTokens: 1, totalTokens: 2 });
+    const recent = await stack.db.collection('usage_events').countDocuments({ at: { $gte: new Date(Date.now() - 86_400_000) } });
+    const res = await gw(stack, ['usage:prune'], { USAGE_EVENT_RETENTION_DAYS: '30' });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /1 usage events older than 30 days deleted/);
+    assert.equal(await stack.db.collection('usage_events').countDocuments({ _id: 'req_old_one' as never }), 0);
+    assert.equal(await stack.db.collection('usage_events').countDocuments({ at: { $gte: new Date(Date.now() - 86_400_000) } }), recent);
+    assert.equal(await stack.db.collection('usage_daily').countDocuments({ userId: 'usr_old' }), 1);
   });
 });

@@ -7,11 +7,11 @@ import type { Stack } from './context';
 const webDir = resolve(import.meta.dirname, '../../web');
 
 /** Runs `pnpm gw ...` (the operator CLI) against a stack's database; resolves with its exit code and output. */
-export function gw(stack: Stack, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function gw(stack: Stack, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/gw.ts', ...args], {
       cwd: webDir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MONGODB_URI: stack.mongoUri, LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MONGODB_URI: stack.mongoUri, LOG_LEVEL: 'warn', ...env },
     });
     let stdout = '';
     let stderr = '';

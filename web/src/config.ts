@@ -50,6 +50,7 @@ const envSchema = z.object({
   USAGE_FLUSH_MS: intFrom(250, 10),
   SHUTDOWN_GRACE_MS: intFrom(25_000, 0),
   USAGE_BUFFER_MAX: intFrom(100_000, 100),
+  USAGE_EVENT_RETENTION_DAYS: intFrom(90, 1),
   NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/, 'must start with pk_test_ or pk_live_').optional(),
   CLERK_SECRET_KEY: z.string().regex(/^sk_(test|live)_/, 'must start with sk_test_ or sk_live_').optional(),
   CLERK_JWT_KEY: z.string().min(1).optional(),

@@ -87,7 +87,10 @@ export async function createServices(config: Config, opts: { gateway: boolean })
       log,
     });
     gateway = { handle, meter };
-    closers.push(() => meter.close(), () => limiter.close(), () => upstream.close());
+    // Raw usage events expire (rollups stay): FerretDB has no TTL indexes, so an hourly sweep deletes them.
+    const prune = () => void usage.pruneEvents(config.USAGE_EVENT_RETENTION_DAYS).catch((err: unknown) => log.warn({ err: String(err) }, 'usage event prune failed'));
+    const pruner = setInterval(prune, 3_600_000).unref();
+    closers.push(async () => clearInterval(pruner), () => meter.close(), () => limiter.close(), () => upstream.close());
   }
   // Every model is registered by now. Creating collections and unique indexes up front matters on FerretDB,
   // where concurrent first inserts into a missing collection do not reliably enforce `_id` uniqueness.

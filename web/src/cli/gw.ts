@@ -12,6 +12,7 @@ const HELP = `Usage: pnpm gw <command> [options]
   key:list <user>
   key:revoke <key id>
   usage <user> [--days <n>]
+  usage:prune                    deletes raw usage events older than USAGE_EVENT_RETENTION_DAYS
 
 <user> is a usr_ id or an e-mail address. Add --json for machine-readable output.`;
 
@@ -74,6 +75,10 @@ const commands: Record<string, (s: Services, args: string[], flags: Flags) => Pr
     const key = await s.keys.revoke(id);
     if (!key) throw new UsageError(`no key "${id}"`);
     return { json: toKeySummary(key), text: `${key._id} revoked` };
+  },
+  async 'usage:prune'(s) {
+    const deleted = await s.usage.pruneEvents(s.config.USAGE_EVENT_RETENTION_DAYS);
+    return { json: { deleted }, text: `${deleted} usage events older than ${s.config.USAGE_EVENT_RETENTION_DAYS} days deleted (daily rollups kept)` };
   },
   async usage(s, [ref], flags) {
     const user = await requireUser(s, ref);

@@ -13,7 +13,7 @@ export default async function AdminUsersPage({ searchParams }: { searchParams: P
     <main className="page wide">
       <h1>Users</h1>
       <p className="muted">
-        <a href="/admin/audit">Audit log</a>
+        <a href="/admin/audit">Audit log</a> · <a href="/admin/system">System</a> · <a href="/api/admin/usage.csv">Export CSV</a> (add ?from=YYYY-MM-DD&amp;to=YYYY-MM-DD)
       </p>
       <form className="row" action="/admin">
         <input name="query" aria-label="Search by e-mail or id" placeholder="e-mail, usr_… or user_…" defaultValue={query ?? ''} />

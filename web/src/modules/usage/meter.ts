@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Logger } from '../../lib/logger';
 import type { Connection } from '../db';
 import { modelOn } from '../db';
-import { usageDailySchema, usageEventSchema, type UsageDailyDoc, type UsageEventDoc } from './model';
+import { usageDailySchema, usageEventSchema, usageSystemSchema, type UsageDailyDoc, type UsageEventDoc, type UsageSystemDoc } from './model';
 
 export type UsageRecord = UsageEventDoc;
 
@@ -35,6 +35,7 @@ const BATCH = 500;
 export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter {
   const UsageEvent = modelOn(db, 'UsageEvent', usageEventSchema);
   const UsageDaily = modelOn(db, 'UsageDaily', usageDailySchema);
+  const UsageSystem = modelOn(db, 'UsageSystem', usageSystemSchema);
   let buffer: UsageRecord[] = [];
   let stored: UsageRecord[] | null = null;
   let flushing: Promise<void> | null = null;
@@ -56,7 +57,15 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
   async function rollUp(batch: UsageRecord[]): Promise<void> {
     const sums = new Map<string, Omit<UsageDailyDoc, '_id' | 'instance'>>();
     const seen = new Map<string, Date>();
+    const hours = new Map<string, Omit<UsageSystemDoc, '_id' | 'instance'>>();
     for (const e of batch) {
+      const hour = e.at.toISOString().slice(0, 13);
+      const hid = `${hour}:${e.model}:${opts.instance}`;
+      const h = hours.get(hid) ?? { hour, day: e.day, model: e.model, requests: 0, failures: 0, totalTokens: 0 };
+      h.requests += 1;
+      h.failures += e.status >= 500 ? 1 : 0;
+      h.totalTokens += e.totalTokens;
+      hours.set(hid, h);
       const id = `${e.userId}:${e.day}:${e.model}:${opts.instance}`;
       const s = sums.get(id) ?? { userId: e.userId, day: e.day, model: e.model, requests: 0, failures: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
       s.requests += 1;
@@ -79,6 +88,16 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
       },
     }));
     await UsageDaily.bulkWrite(ops, { ordered: true });
+    await UsageSystem.bulkWrite(
+      [...hours].map(([id, h]) => ({
+        updateOne: {
+          filter: { _id: id },
+          update: { $setOnInsert: { instance: opts.instance, hour: h.hour, day: h.day, model: h.model }, $inc: { requests: h.requests, failures: h.failures, totalTokens: h.totalTokens } },
+          upsert: true,
+        },
+      })),
+      { ordered: true },
+    );
     await opts.touchKeys(seen).catch((err: unknown) => opts.log.warn({ err: String(err) }, 'last-used update failed'));
   }
 

@@ -80,3 +80,30 @@ export const usageDailySchema = new Schema<UsageDailyDoc>(
 );
 usageDailySchema.index({ userId: 1, day: -1 });
 usageDailySchema.index({ day: 1 });
+
+/** Per UTC hour, model and writing instance, across all users: the system-wide view stays small at any scale. */
+export interface UsageSystemDoc {
+  _id: string;
+  instance: string;
+  hour: string;
+  day: string;
+  model: string;
+  requests: number;
+  /** Requests answered 5xx: the upstream (or we) failed. */
+  failures: number;
+  totalTokens: number;
+}
+
+export const usageSystemSchema = new Schema<UsageSystemDoc>(
+  {
+    _id: { type: String, required: true },
+    instance: { type: String, required: true },
+    hour: { type: String, required: true, index: true },
+    day: { type: String, required: true, index: true },
+    model: { type: String, required: true },
+    requests: { type: Number, default: 0 },
+    failures: { type: Number, default: 0 },
+    totalTokens: { type: Number, default: 0 },
+  },
+  { collection: 'usage_system', versionKey: false },
+);

@@ -2,15 +2,58 @@ import type { UsageDay, UsageEventDto, UsageReport } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import { modelOn } from '../db';
 import { utcDay } from '../../lib/ids';
-import { usageDailySchema, usageEventSchema, type UsageDailyDoc, type UsageEventDoc } from './model';
+import { usageDailySchema, usageEventSchema, usageSystemSchema, type UsageDailyDoc, type UsageEventDoc, type UsageSystemDoc } from './model';
 
 export type UsageQueries = ReturnType<typeof createUsageQueries>;
 
 export function createUsageQueries(db: Connection) {
   const UsageEvent = modelOn(db, 'UsageEvent', usageEventSchema);
   const UsageDaily = modelOn(db, 'UsageDaily', usageDailySchema);
+  const UsageSystem = modelOn(db, 'UsageSystem', usageSystemSchema);
 
   return {
+    /** Whole-system totals per day and model, failures per hour for the last 24 hours, and today's top users. */
+    async system(days: number, now = new Date()) {
+      const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
+      const rows = await UsageSystem.find({ day: { $gte: from } }).lean<UsageSystemDoc[]>();
+      const perDay = new Map<string, { day: string; model: string; requests: number; tokens: number; failures: number }>();
+      const perHour = new Map<string, { hour: string; requests: number; failures: number }>();
+      const since = new Date(now.getTime() - 24 * 3_600_000).toISOString().slice(0, 13);
+      for (const r of rows) {
+        const d = perDay.get(`${r.day} ${r.model}`) ?? { day: r.day, model: r.model, requests: 0, tokens: 0, failures: 0 };
+        d.requests += r.requests;
+        d.tokens += r.totalTokens;
+        d.failures += r.failures;
+        perDay.set(`${r.day} ${r.model}`, d);
+        if (r.hour >= since) {
+          const h = perHour.get(r.hour) ?? { hour: r.hour, requests: 0, failures: 0 };
+          h.requests += r.requests;
+          h.failures += r.failures;
+          perHour.set(r.hour, h);
+        }
+      }
+      // Today's heaviest rollup rows, merged per user: bounded however many users there are.
+      const heavy = await UsageDaily.find({ day: utcDay(now) }).sort({ totalTokens: -1 }).limit(200).lean<UsageDailyDoc[]>();
+      const users = new Map<string, { userId: string; requests: number; tokens: number }>();
+      for (const r of heavy) {
+        const u = users.get(r.userId) ?? { userId: r.userId, requests: 0, tokens: 0 };
+        u.requests += r.requests;
+        u.tokens += r.totalTokens;
+        users.set(r.userId, u);
+      }
+      return {
+        days: [...perDay.values()].sort((a, b) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model)),
+        hours: [...perHour.values()].sort((a, b) => a.hour.localeCompare(b.hour)),
+        topUsers: [...users.values()].sort((a, b) => b.tokens - a.tokens).slice(0, 10),
+      };
+    },
+
+    /** Raw events are kept for a while; rollups forever. Returns how many events were deleted. */
+    async pruneEvents(olderThanDays: number, now = new Date()): Promise<number> {
+      const res = await UsageEvent.deleteMany({ at: { $lt: new Date(now.getTime() - olderThanDays * 86_400_000) } });
+      return res.deletedCount;
+    },
+
     /** Per-day, per-model rollups for the last `days` UTC days, oldest first. */
     async daily(userId: string, days: number, now = new Date()): Promise<UsageDay[]> {
       const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
