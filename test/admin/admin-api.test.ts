@@ -199,3 +199,43 @@ describe('admin system view and usage retention', function () {
     assert.equal(await stack.db.collection('usage_daily').countDocuments({ userId: 'usr_old' }), 1);
   });
 });
+
+describe('admin users list paging', function () {
+  this.timeout(90_000);
+  let stack: Stack;
+  let clerk: FakeClerk;
+
+  before(async () => {
+    clerk = await createFakeClerk();
+    stack = await startStack({ env: { ...clerk.env, ADMIN_USER_IDS: 'user_pager' } });
+    const services = await domain(stack);
+    for (let i = 0; i < 120; i++) await services.users.create({ email: `p${String(i).padStart(3, '0')}@example.test` });
+    await services.close();
+  });
+  after(async () => stack?.close());
+
+  for (const sort of ['email', 'newest', 'oldest'] as const) {
+    it(`pages through every user exactly once, in order, sorted by ${sort}`, async () => {
+      const url = stack.servers[0]!.url;
+      const token = await clerk.sessionToken('user_pager', { azp: url });
+      const seen: { email: string | null; joined: string }[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const res = await fetch(`${url}/api/admin/users?sort=${sort}${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${token}` } });
+        const page = (await res.json()) as { users: { email: string | null; joined: string }[]; nextCursor: string | null };
+        assert.ok(page.users.length <= 50);
+        seen.push(...page.users);
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor && pages < 10);
+      const emails = seen.map((u) => u.email).filter((e): e is string => e?.startsWith('p') ?? false);
+      assert.equal(emails.length, 120);
+      assert.equal(new Set(emails).size, 120, 'no user twice');
+      if (sort === 'email') assert.deepEqual(emails, [...emails].sort());
+      const joined = seen.map((u) => u.joined);
+      if (sort === 'newest') assert.deepEqual(joined, [...joined].sort().reverse());
+      if (sort === 'oldest') assert.deepEqual(joined, [...joined].sort());
+    });
+  }
+});

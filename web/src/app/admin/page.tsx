@@ -1,14 +1,17 @@
 import { notFound } from 'next/navigation';
 import { resolveAdmin } from '@/lib/web-api';
+import { userSorts, type UserSort } from '@/modules/admin';
 
 export const dynamic = 'force-dynamic';
 
 /** Users, newest first, with today's and 30 days' usage; search by e-mail or id; paged by cursor. */
-export default async function AdminUsersPage({ searchParams }: { searchParams: Promise<{ query?: string; cursor?: string }> }) {
+export default async function AdminUsersPage({ searchParams }: { searchParams: Promise<{ query?: string; cursor?: string; sort?: string }> }) {
   const admin = await resolveAdmin();
   if (!admin.ok) notFound();
   const { query, cursor } = await searchParams;
-  const page = await admin.services.admin.listUsers({ query, cursor });
+  const requested = (await searchParams).sort;
+  const sort: UserSort = userSorts.includes(requested as UserSort) ? (requested as UserSort) : 'newest';
+  const page = await admin.services.admin.listUsers({ query, cursor, sort });
   return (
     <main className="page wide">
       <h1>Users</h1>
@@ -17,6 +20,11 @@ export default async function AdminUsersPage({ searchParams }: { searchParams: P
       </p>
       <form className="row" action="/admin">
         <input name="query" aria-label="Search by e-mail or id" placeholder="e-mail, usr_… or user_…" defaultValue={query ?? ''} />
+        <select name="sort" aria-label="Sort" defaultValue={sort}>
+          <option value="newest">Newest first</option>
+          <option value="oldest">Oldest first</option>
+          <option value="email">By e-mail</option>
+        </select>
         <button type="submit">Search</button>
       </form>
       <table>
@@ -57,7 +65,7 @@ export default async function AdminUsersPage({ searchParams }: { searchParams: P
       </table>
       {page.nextCursor ? (
         <p>
-          <a href={`/admin?${new URLSearchParams({ ...(query ? { query } : {}), cursor: page.nextCursor }).toString()}`}>Next page →</a>
+          <a href={`/admin?${new URLSearchParams({ ...(query ? { query } : {}), sort, cursor: page.nextCursor }).toString()}`}>Next page →</a>
         </p>
       ) : null}
     </main>

@@ -1,2 +1,2 @@
-export { createAdmin, type Admin, type AdminActor, type AdminResult, type UsageCsvRow } from './service';
+export { createAdmin, userSorts, type Admin, type AdminActor, type AdminResult, type UsageCsvRow, type UserSort } from './service';
 export type { AuditDoc } from './model';

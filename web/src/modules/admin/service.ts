@@ -18,6 +18,25 @@ export type AdminResult<T> = { ok: true; value: T } | { ok: false; reason: 'not_
 
 const PAGE = 50;
 
+const SORTS = {
+  newest: { field: 'createdAt', dir: -1 },
+  oldest: { field: 'createdAt', dir: 1 },
+  email: { field: 'email', dir: 1 },
+} as const;
+export type UserSort = keyof typeof SORTS;
+export const userSorts = Object.keys(SORTS) as UserSort[];
+
+const encodeCursor = (value: string, id: string) => Buffer.from(JSON.stringify([value, id])).toString('base64url');
+function decodeCursor(cursor: string | undefined): { value: string; id: string } | null {
+  if (!cursor) return null;
+  try {
+    const [value, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    return typeof value === 'string' && typeof id === 'string' ? { value, id } : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface UsageCsvRow {
   day: string;
   userId: string;
@@ -44,13 +63,25 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
   }
 
   return {
-    /** A page of users, newest first, with usage today and over 30 days. `cursor` is the last user id seen. */
-    async listUsers(opts: { query?: string; cursor?: string }, now = new Date()) {
-      const filter: Record<string, unknown> = {};
+    /**
+     * A page of users with usage today and over 30 days: newest or oldest first, or by e-mail. The cursor
+     * carries the last row's sort value and id, so each page is one indexed range read however deep it is.
+     */
+    async listUsers(opts: { query?: string; cursor?: string; sort?: UserSort }, now = new Date()) {
+      const sort = SORTS[opts.sort ?? 'newest'];
+      const conditions: Record<string, unknown>[] = [];
       const q = opts.query?.trim();
-      if (q) filter.$or = q.startsWith('usr_') || q.startsWith('user_') ? [{ _id: q }, { clerkId: q }] : [{ email: q.toLowerCase() }, { email: q }];
-      if (opts.cursor) filter._id = { ...(filter._id as object), $lt: opts.cursor };
-      const users = await User.find(filter).sort({ _id: -1 }).limit(PAGE + 1).lean<UserDoc[]>();
+      if (q) conditions.push({ $or: q.startsWith('usr_') || q.startsWith('user_') ? [{ _id: q }, { clerkId: q }] : [{ email: q.toLowerCase() }, { email: q }] });
+      const after = decodeCursor(opts.cursor);
+      if (after) {
+        const op = sort.dir === 1 ? '$gt' : '$lt';
+        const value = sort.field === 'createdAt' ? new Date(after.value) : after.value;
+        conditions.push({ $or: [{ [sort.field]: { [op]: value } }, { [sort.field]: value, _id: { [op]: after.id } }] });
+      }
+      const users = await User.find(conditions.length ? { $and: conditions } : {})
+        .sort({ [sort.field]: sort.dir, _id: sort.dir })
+        .limit(PAGE + 1)
+        .lean<UserDoc[]>();
       const page = users.slice(0, PAGE);
       const rows = await Promise.all(
         page.map(async (u) => {
@@ -72,7 +103,9 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
           };
         }),
       );
-      return { users: rows, nextCursor: users.length > PAGE ? page.at(-1)!._id : null };
+      const last = page.at(-1);
+      const nextCursor = users.length > PAGE && last ? encodeCursor(sort.field === 'createdAt' ? last.createdAt.toISOString() : (last.email ?? ''), last._id) : null;
+      return { users: rows, nextCursor };
     },
 
     async userDetail(id: string, now = new Date()) {

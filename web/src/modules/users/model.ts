@@ -27,7 +27,7 @@ export const userSchema = new Schema<UserDoc>(
   {
     _id: { type: String, required: true },
     clerkId: { type: String, unique: true, sparse: true },
-    email: { type: String, index: true },
+    email: { type: String },
     name: { type: String },
     status: { type: String, enum: ['active', 'suspended', 'deleted'], default: 'active', required: true },
     limits: {
@@ -39,3 +39,6 @@ export const userSchema = new Schema<UserDoc>(
   },
   { collection: 'users', timestamps: true, versionKey: false },
 );
+// The admin list pages through users by join time and by e-mail, each with _id as the tie-breaker.
+userSchema.index({ createdAt: -1, _id: -1 });
+userSchema.index({ email: 1, _id: 1 });
