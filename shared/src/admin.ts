@@ -14,7 +14,7 @@ export const adminUserPatchSchema = z
 export const adminCreditsSchema = z.object({ tokens: z.number().int().min(1).max(1_000_000_000), reason });
 export const adminRevokeKeySchema = z.object({ reason });
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+const day = z.iso.date('must be a date as YYYY-MM-DD');
 export const usageExportQuerySchema = z
   .object({ from: day, to: day })
   .refine((v) => v.from <= v.to, { message: 'from must not be after to', path: ['from'] })

@@ -2,12 +2,26 @@ import { z } from 'zod';
 import { keySummarySchema } from './keys';
 
 /**
+ * Schemes a browser runs or reads itself instead of handing to an app. The approval page sends the browser to
+ * the registered redirect, so one of these would run an attacker's script on the website with the person's session.
+ */
+const BROWSER_SCHEMES = new Set(['javascript:', 'vbscript:', 'data:', 'blob:', 'file:', 'filesystem:', 'about:']);
+
+function isSafeRedirect(uri: string): boolean {
+  try {
+    return !BROWSER_SCHEMES.has(new URL(uri).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The VS Code sign-in handshake (OAuth-style, with PKCE). The extension first registers the pending sign-in,
  * so the browser only ever carries a short opaque id: a redirect URL nested inside another URL does not
  * survive VS Code's openExternal.
  */
 export const connectRequestSchema = z.object({
-  redirectUri: z.string().url().max(2048),
+  redirectUri: z.string().url().max(2048).refine(isSafeRedirect, 'redirectUri must be an http(s) URL or an editor\'s own scheme such as vscode://'),
   state: z.string().min(16).max(128),
   codeChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'codeChallenge must be a base64url SHA-256 (43 characters)'),
   codeChallengeMethod: z.literal('S256'),

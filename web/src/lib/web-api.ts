@@ -1,5 +1,7 @@
 import { auth } from '@clerk/nextjs/server';
+import { gatewayErrorCodes } from '@glm-gateway/shared';
 import type { z } from 'zod';
+import { readBodyText, readJson, type BodyRefusal, type RawBody } from '../modules/gateway';
 import type { UserDoc } from '../modules/users';
 import { getServices, type Services } from '../services';
 
@@ -60,16 +62,50 @@ export async function currentAccount(): Promise<SignedIn | { ok: false; response
   return account.ok ? account : { ok: false, response: apiError(account.status, account.code, account.message) };
 }
 
-/** Parses a JSON body against a shared schema; a bad one becomes a 400 naming the field. */
-export async function readBody<T>(req: Request, schema: z.ZodType<T>): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
-  let raw: unknown;
+/** The website API's bodies are a name, a reason or a sign-in request: a few hundred bytes. */
+const MAX_API_BODY_BYTES = 64 * 1024;
+
+function rawBody(req: Request): RawBody {
+  return { contentType: req.headers.get('content-type'), contentLength: req.headers.get('content-length'), chunks: chunksOf(req.body) };
+}
+
+/** A fetch body's chunks; a reader that stops early cancels the rest, so a refused upload is not read on. */
+async function* chunksOf(stream: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
+  if (!stream) return;
+  const reader = stream.getReader();
+  let finished = false;
   try {
-    raw = await req.json();
-  } catch {
-    return { ok: false, response: apiError(400, 'invalid_json', 'Request body must be valid JSON.') };
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      yield value;
+    }
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
   }
-  const parsed = schema.safeParse(raw);
+}
+
+function refused(refusal: BodyRefusal): { ok: false; response: Response } {
+  return { ok: false, response: apiError(gatewayErrorCodes[refusal.code].status, refusal.code, refusal.message) };
+}
+
+/**
+ * Parses a JSON body against a shared schema. A body that is not JSON (415, which also keeps cross-site
+ * `text/plain` form posts out), too large (413), not UTF-8 or too deeply nested (400) never reaches the schema;
+ * a bad field becomes a 400 naming it.
+ */
+export async function readBody<T>(req: Request, schema: z.ZodType<T>): Promise<{ ok: true; value: T } | { ok: false; response: Response }> {
+  const read = await readJson(rawBody(req), MAX_API_BODY_BYTES);
+  if (!read.ok) return refused(read.refusal);
+  const parsed = schema.safeParse(read.value);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
   return { ok: false, response: apiError(400, 'invalid_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid value'}`) };
+}
+
+/** The raw body as text, at most `maxBytes` of strict UTF-8: for signed payloads that must be verified as sent. */
+export async function readText(req: Request, maxBytes: number): Promise<{ ok: true; text: string } | { ok: false; response: Response }> {
+  const read = await readBodyText(rawBody(req), maxBytes);
+  return read.ok ? { ok: true, text: read.text } : refused(read.refusal);
 }

@@ -14,7 +14,7 @@ export interface AdminActor {
   id: string;
 }
 
-export type AdminResult<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' };
+export type AdminResult<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' | 'own_account' };
 
 const PAGE = 50;
 
@@ -27,14 +27,30 @@ export type UserSort = keyof typeof SORTS;
 export const userSorts = Object.keys(SORTS) as UserSort[];
 
 const encodeCursor = (value: string, id: string) => Buffer.from(JSON.stringify([value, id])).toString('base64url');
-function decodeCursor(cursor: string | undefined): { value: string; id: string } | null {
+
+/**
+ * The last row's sort value and id, from a cursor this service made. Cursors arrive in URLs, so anything
+ * else (truncated, edited, a date that is not one) reads as no cursor, the first page, never a failed query.
+ */
+function decodeCursor(cursor: string | undefined, field: (typeof SORTS)[UserSort]['field']): { value: string | Date; id: string } | null {
   if (!cursor) return null;
+  let decoded: unknown;
   try {
-    const [value, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    return typeof value === 'string' && typeof id === 'string' ? { value, id } : null;
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     return null;
   }
+  if (!Array.isArray(decoded)) return null;
+  const [value, id] = decoded as unknown[];
+  if (typeof value !== 'string' || typeof id !== 'string') return null;
+  if (field !== 'createdAt') return { value, id };
+  const at = dateOrNull(value);
+  return at ? { value: at, id } : null;
+}
+
+function dateOrNull(text: string | undefined): Date | null {
+  const at = text ? new Date(text) : null;
+  return at && Number.isFinite(at.getTime()) ? at : null;
 }
 
 export interface UsageCsvRow {
@@ -72,11 +88,10 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
       const conditions: Record<string, unknown>[] = [];
       const q = opts.query?.trim();
       if (q) conditions.push({ $or: q.startsWith('usr_') || q.startsWith('user_') ? [{ _id: q }, { clerkId: q }] : [{ email: q.toLowerCase() }, { email: q }] });
-      const after = decodeCursor(opts.cursor);
+      const after = decodeCursor(opts.cursor, sort.field);
       if (after) {
         const op = sort.dir === 1 ? '$gt' : '$lt';
-        const value = sort.field === 'createdAt' ? new Date(after.value) : after.value;
-        conditions.push({ $or: [{ [sort.field]: { [op]: value } }, { [sort.field]: value, _id: { [op]: after.id } }] });
+        conditions.push({ $or: [{ [sort.field]: { [op]: after.value } }, { [sort.field]: after.value, _id: { [op]: after.id } }] });
       }
       const users = await User.find(conditions.length ? { $and: conditions } : {})
         .sort({ [sort.field]: sort.dir, _id: sort.dir })
@@ -116,7 +131,9 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
       return { user, keys: keys.map((k) => toKeySummary(k, now)), report, credits, history };
     },
 
+    /** An admin cannot suspend their own account: nobody could sign in to undo it from the console. */
     async setSuspended(actor: AdminActor, id: string, suspended: boolean, reason: string): Promise<AdminResult<UserDoc>> {
+      if (suspended && id === actor.id) return { ok: false, reason: 'own_account' };
       const before = await deps.users.findById(id);
       if (!before || before.status === 'deleted') return { ok: false, reason: 'not_found' };
       const after = await deps.users.setStatus(id, suspended ? 'suspended' : 'active');
@@ -151,8 +168,10 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
       return { ok: true, value: toKeySummary(after ?? before) };
     },
 
+    /** Newest first; the cursor is the last entry's time (one that is not a date starts from the newest). */
     async auditLog(opts: { cursor?: string }) {
-      const filter = opts.cursor ? { at: { $lt: new Date(opts.cursor) } } : {};
+      const before = dateOrNull(opts.cursor);
+      const filter = before ? { at: { $lt: before } } : {};
       const rows = await Audit.find(filter).sort({ at: -1 }).limit(PAGE).lean<AuditDoc[]>();
       return { entries: rows, nextCursor: rows.length === PAGE ? rows.at(-1)!.at.toISOString() : null };
     },

@@ -22,7 +22,7 @@ export async function PATCH(req: Request, { params }: Params): Promise<Response>
   const { status, rpm, dailyTokens, reason } = body.value;
   if (status) {
     const done = await admin.services.admin.setSuspended(actor, id, status === 'suspended', reason);
-    if (!done.ok) return notFound();
+    if (!done.ok) return done.reason === 'own_account' ? apiError(409, 'own_account', 'Admins cannot suspend their own account.') : notFound();
   }
   if (rpm !== undefined || dailyTokens !== undefined) {
     const done = await admin.services.admin.setLimits(actor, id, { ...(rpm ? { rpm } : {}), ...(dailyTokens ? { dailyTokens } : {}) }, reason);
