@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Makes sure schemathesis (the OpenAPI fuzzer, from PyPI) is installed in a per-user cache and prints the path
+# of its `st` command on stdout. A pinned version in its own venv, keyed by version, so worktrees and CI jobs
+# share one install and nothing touches the system Python. Everything except the final path goes to stderr.
+set -euo pipefail
+
+readonly VERSION=4.32.5
+readonly CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/glm-gateway"
+readonly TARGET="$CACHE_ROOT/schemathesis-$VERSION"
+readonly BIN="$TARGET/bin/st"
+# Written as the very last step; its presence is the only proof that an install is complete.
+readonly MARKER="$TARGET/.complete"
+
+log() { echo "schemathesis.sh: $*" >&2; }
+
+if [[ -f "$MARKER" && -x "$BIN" ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+mkdir -p "$CACHE_ROOT"
+# Two test processes starting at once must not both install; the second waits and then finds the marker.
+exec 9>"$CACHE_ROOT/.schemathesis-$VERSION.lock"
+if ! flock -n 9; then
+  log "another process is installing schemathesis $VERSION; waiting for it"
+  flock 9
+fi
+if [[ -f "$MARKER" && -x "$BIN" ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+if ! command -v python3 >/dev/null 2>&1; then
+  log "python3 is missing (Debian: apt-get install python3 python3-venv)"
+  exit 1
+fi
+
+# Debian's python3 ships venv's pip bootstrap separately, in python3-venv.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "python3 cannot create virtual environments and apt-get is not available; install python3-venv"
+    exit 1
+  fi
+  if [[ "$(id -u)" -eq 0 ]]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    log "installing python3-venv needs root; run as root or install sudo (or: apt-get install python3-venv)"
+    exit 1
+  fi
+  apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
+  # Lists missing or stale make the install fail; one refresh fixes that.
+  apt_get install -y python3-venv || { apt_get update && apt_get install -y python3-venv; }
+fi
+
+started=$SECONDS
+log "installing schemathesis $VERSION into $TARGET"
+rm -rf "$TARGET"
+python3 -m venv "$TARGET" >&2
+"$TARGET/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "schemathesis==$VERSION" >&2
+"$BIN" --version >&2
+touch "$MARKER"
+log "installed in $((SECONDS - started)) s"
+echo "$BIN"
