@@ -22,5 +22,6 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
     </html>
   );
   // Clerk's widgets load from its servers; nothing on our pages depends on them to render or work.
-  return config.clerkConfigured ? <ClerkProvider publishableKey={config.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY}>{page}</ClerkProvider> : page;
+  // `dynamic` renders Clerk's loader on the server, where it gets the CSP nonce (src/proxy.ts).
+  return config.clerkConfigured ? <ClerkProvider dynamic publishableKey={config.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY}>{page}</ClerkProvider> : page;
 }
