@@ -3,7 +3,7 @@ import { chatCompletionRequestSchema, gatewayErrorCodes, type ChatCompletionRequ
 import { newId, utcDay } from '../../lib/ids';
 import type { Logger } from '../../lib/logger';
 import { isDatabaseUnavailable } from '../db';
-import type { RateLimiter } from '../limits';
+import type { RateLimiter, TokenHold } from '../limits';
 import { countTokens, promptTexts, type UsageMeter } from '../usage';
 import type { Authenticator, Principal } from './authenticate';
 import { fail, sendFailure, sendJson, type GatewayFailure } from './errors';
@@ -39,7 +39,7 @@ interface MeteredRequest {
   chat: ChatCompletionRequest;
   upstreamModel: string;
   /** Tokens the limiter holds for this request until it is metered. */
-  held: number;
+  hold: TokenHold;
 }
 
 /** `/v1/...` and `/api/v1/...` are the same API; query strings are ignored like OpenAI does. */
@@ -109,11 +109,11 @@ export function createGatewayHandler(deps: GatewayDeps) {
 
     const model = await deps.catalog.resolve(chat.model);
     if (!model.ok) {
-      deps.limiter.settle(subject, limit.held, 0);
+      deps.limiter.settle(subject, limit, 0);
       return sendFailure(res, model.failure, requestId);
     }
 
-    await forwardAndMeter(req, res, { requestId, startedAt, principal: auth.principal, chat, upstreamModel: model.upstreamModel, held: limit.held });
+    await forwardAndMeter(req, res, { requestId, startedAt, principal: auth.principal, chat, upstreamModel: model.upstreamModel, hold: limit });
   }
 
   async function readRequest(req: IncomingMessage): Promise<{ ok: true; value: ChatCompletionRequest; bytes: number } | { ok: false; failure: GatewayFailure }> {
@@ -230,7 +230,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
       aborted: outcome.aborted,
       estimated: !exact && billable,
     });
-    deps.limiter.settle({ keyId: ctx.principal.keyId, userId: ctx.principal.userId, ...ctx.principal.limits }, ctx.held, total);
+    deps.limiter.settle({ keyId: ctx.principal.keyId, userId: ctx.principal.userId, ...ctx.principal.limits }, ctx.hold, total);
   }
 
   return function handleGatewayRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -1,1 +1,1 @@
-export { createRateLimiter, type LimitDecision, type LimitSubject, type RateLimiter } from './service';
+export { createRateLimiter, type LimitDecision, type LimitSubject, type RateLimiter, type TokenHold } from './service';

@@ -4,7 +4,13 @@ import type { Connection } from '../db';
 import { isDuplicateKeyError, modelOn } from '../db';
 import { sliceSchema, type SliceDoc } from './model';
 
-export type LimitDecision = { ok: true; held: number } | { ok: false; reason: 'rpm' | 'daily_tokens'; retryAfterSec: number };
+/** Tokens held for one admitted request, on the UTC day it was admitted: it is settled against that day. */
+export interface TokenHold {
+  held: number;
+  day: string;
+}
+
+export type LimitDecision = ({ ok: true } & TokenHold) | { ok: false; reason: 'rpm' | 'daily_tokens'; retryAfterSec: number };
 
 export interface LimitSubject {
   keyId: string;
@@ -19,8 +25,8 @@ export interface RateLimiter {
    * says which limit stops it and when to retry.
    */
   admit(subject: LimitSubject, tokens: number, now?: Date): Promise<LimitDecision>;
-  /** Settles a finished request: `used` tokens replace the `held` ones. */
-  settle(subject: LimitSubject, held: number, used: number, now?: Date): void;
+  /** Settles a finished request: `used` tokens replace the held ones, on the day they were held. */
+  settle(subject: LimitSubject, hold: TokenHold, used: number, now?: Date): void;
   close(): Promise<void>;
 }
 
@@ -163,10 +169,14 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     void Slice.deleteMany({ expiresAt: { $lt: new Date(now) } }).catch(() => undefined);
   }, IDLE_RETURN_MS).unref();
 
-  function settle(s: LimitSubject, held: number, used: number, now = new Date()): void {
+  function settle(s: LimitSubject, hold: TokenHold, used: number, now = new Date()): void {
     const day = utcDay(now);
+    // A request admitted before midnight that ends after it: its hold was on a day that is over. Settling it
+    // on today's lease would credit today with tokens today never claimed (held minus used), which the next
+    // requests would spend beyond today's limit. The old day is not limited any more, so nothing is left to do.
+    if (hold.day !== day) return;
     const l = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
-    l.committed += used - held;
+    l.committed += used - hold.held;
     l.touchedAt = now.getTime();
     const overdraft = l.committed - l.granted;
     if (overdraft > 0) {
@@ -199,7 +209,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
         rpm.committed -= 1; // refused requests do not count against the minute
         return { ok: false, reason: 'daily_tokens', retryAfterSec: Math.max(1, Math.ceil((Date.parse(day) + DAY - t) / 1000)) };
       }
-      return { ok: true, held };
+      return { ok: true, held, day };
     },
 
     settle,
