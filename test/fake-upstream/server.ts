@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * A stand-in for the external GLM / OpenAI-compatible service, and the only fake in the test suite.
@@ -14,7 +14,11 @@ import type { AddressInfo } from 'node:net';
  *   resetAfter    destroy the connection after this many chunks
  *   delayMs       delay between chunks
  *   stallBeforeMs delay before the response headers
+ *   stallAfter    stop sending after this many chunks, for `stallMs` (default: until the client gives up)
  *   malformed     send a broken data line after this many chunks
+ *   errorAfter    send an in-stream error event (GLM's shape, with `code`) after this many chunks, then end
+ *   padding       add a field of this many bytes to every chunk (or the whole answer): an oversized answer
+ *                 whose token counts stay the same
  * or, for clients that send only standard fields, with `fake:{...}` at the end of the last message.
  */
 export interface FakeOptions {
@@ -23,17 +27,26 @@ export interface FakeOptions {
   reasoning?: number;
   status?: number;
   code?: string;
-  retryAfter?: number;
+  /** Seconds, or an HTTP date. */
+  retryAfter?: number | string;
   resetAfter?: number;
   delayMs?: number;
   stallBeforeMs?: number;
   malformed?: number;
+  stallAfter?: number;
+  stallMs?: number;
+  errorAfter?: number;
+  padding?: number;
 }
 
 export interface SeenRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown>;
+  /** The gateway's request id (`x-request-id`), to match this request with its usage record. */
+  requestId: string | undefined;
+  /** Completion tokens (answer and reasoning chunks) sent for this request so far. */
+  sentTokens: number;
 }
 
 export interface FakeUpstream {
@@ -42,8 +55,14 @@ export interface FakeUpstream {
   baseUrl: string;
   apiKey: string;
   requests: SeenRequest[];
-  /** Completion tokens the fake has sent, per request id it saw (`x-request-id` is not sent, so by order). */
-  sentCompletionTokens: number;
+  /** Connections open to the fake right now: what the gateway's pool holds, idle or busy. */
+  openSockets(): number;
+  /** Answers still being written: a stream the gateway abandoned without closing its connection stays here. */
+  activeResponses(): number;
+  /** Stops listening and drops every connection, so connecting is refused until `online()`. */
+  offline(): Promise<void>;
+  /** Listens again on the same port. */
+  online(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,7 +70,19 @@ export const FAKE_MODELS = ['glm-4.6', 'glm-4.5-air', 'glm-5'];
 const BASE_PATH = '/api/paas/v4';
 const TOKEN = ' tok';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less if the response closes first, so a stalled answer never outlives its connection. */
+function pause(ms: number, res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.once('close', done);
+  });
+}
 
 function promptTokensOf(body: Record<string, unknown>): number {
   const messages = Array.isArray(body.messages) ? body.messages : [];
@@ -79,13 +110,19 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
     baseUrl: '',
     apiKey,
     requests: [],
-    sentCompletionTokens: 0,
+    openSockets: () => sockets.size,
+    activeResponses: () => active,
+    offline: async () => undefined,
+    online: async () => undefined,
     close: async () => undefined,
   };
+  const sockets = new Set<Socket>();
+  let active = 0;
 
-  async function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+  async function chat(res: ServerResponse, body: Record<string, unknown>, seen: SeenRequest): Promise<void> {
     const o = (body.fake ?? optionsInText(body)) as FakeOptions;
-    if (o.stallBeforeMs) await sleep(o.stallBeforeMs);
+    if (o.stallBeforeMs) await pause(o.stallBeforeMs, res);
+    if (res.destroyed) return;
     if (o.status) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (o.retryAfter) headers['retry-after'] = String(o.retryAfter);
@@ -103,9 +140,12 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
     const id = `chatcmpl-${Math.random().toString(36).slice(2)}`;
     const base = { id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model };
 
+    const padding = o.padding ? { padding: 'x'.repeat(o.padding) } : {};
+
     if (body.stream !== true) {
-      state.sentCompletionTokens += completion;
+      seen.sentTokens += completion;
       const answer: Record<string, unknown> = {
+        ...padding,
         id,
         object: 'chat.completion',
         model,
@@ -124,6 +164,7 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
       ...Array.from({ length: chunks }, () => ({ delta: { content: TOKEN } })),
     ];
     for (let i = 0; i < pieces.length; i++) {
+      if (o.stallAfter !== undefined && i === o.stallAfter) await pause(o.stallMs ?? 600_000, res);
       if (res.destroyed) return;
       if (o.resetAfter !== undefined && i === o.resetAfter) {
         res.socket?.destroy();
@@ -134,13 +175,18 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
         res.end();
         return;
       }
+      if (o.errorAfter !== undefined && i === o.errorAfter) {
+        send({ error: { code: o.code ?? '500', message: `fake failure for account acct_9f8e7d6c5b4a39281706 at ${state.url}` } });
+        res.end();
+        return;
+      }
       const last = i === pieces.length - 1;
-      const chunk: Record<string, unknown> = { ...base, choices: [{ index: 0, delta: { ...(i === 0 ? { role: 'assistant' } : {}), ...pieces[i]!.delta }, finish_reason: last ? 'stop' : null }] };
+      const chunk: Record<string, unknown> = { ...base, ...padding, choices: [{ index: 0, delta: { ...(i === 0 ? { role: 'assistant' } : {}), ...pieces[i]!.delta }, finish_reason: last ? 'stop' : null }] };
       if (last && style === 'glm') chunk.usage = usage;
       if (last && style === 'zero') chunk.usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-      state.sentCompletionTokens += 1;
+      seen.sentTokens += 1;
       send(chunk);
-      if (o.delayMs) await sleep(o.delayMs);
+      if (o.delayMs) await pause(o.delayMs, res);
     }
     const wantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     if (style === 'openai' && wantsUsage) send({ ...base, choices: [], usage });
@@ -160,7 +206,9 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
         res.end(JSON.stringify({ error: { code: '1214', message: 'bad json' } }));
         return;
       }
-      state.requests.push({ path, headers: req.headers, body });
+      const requestId = req.headers['x-request-id'];
+      const seen: SeenRequest = { path, headers: req.headers, body, requestId: typeof requestId === 'string' ? requestId : undefined, sentTokens: 0 };
+      state.requests.push(seen);
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code: '1002', message: 'invalid api key' } }));
@@ -177,21 +225,33 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
           res.end(JSON.stringify({ error: { code: '1211', message: 'model not found' } }));
           return;
         }
-        void chat(req, res, body).catch(() => res.destroy());
+        active += 1;
+        res.once('close', () => (active -= 1));
+        void chat(res, body, seen).catch(() => res.destroy());
         return;
       }
       res.writeHead(404).end();
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    });
+  await listen(0);
   const { port } = server.address() as AddressInfo;
   state.url = `http://127.0.0.1:${port}`;
   state.baseUrl = `${state.url}${BASE_PATH}`;
-  state.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  state.offline = stop;
+  state.online = () => (server.listening ? Promise.resolve() : listen(port));
+  state.close = stop;
   return state;
 }

@@ -32,11 +32,13 @@ export interface Stack {
 export interface StackOptions {
   env?: Record<string, string>;
   instances?: number;
+  /** A database server of the suite's own (to stop and start), instead of the run's shared one. */
+  database?: TestDatabase;
 }
 
 /** A fresh database, a fake upstream and N server instances sharing them: what each suite tests against. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const dbServer = await sharedDatabase();
+  const dbServer = opts.database ?? (await sharedDatabase());
   const mongoUri = `${dbServer.uri}glmgw_${randomBytes(4).toString('hex')}`;
   const upstream = await startFakeUpstream();
   const db = await mongoose.createConnection(mongoUri, { serverSelectionTimeoutMS: 5_000 }).asPromise();

@@ -10,8 +10,13 @@ export interface TestDatabase {
   uri: string;
   kind: 'external' | 'mongod' | 'ferretdb';
   stop(): Promise<void>;
-  /** Kill and restart the server on the same port and data (for outage tests). */
-  restart?(): Promise<void>;
+  /** Outage control for a private server (absent for an external one): same port and data throughout. */
+  outage?: {
+    /** Kills the server (SIGKILL, as a crash would); it stays down until `start()`. */
+    kill(): Promise<void>;
+    start(): Promise<void>;
+    restart(): Promise<void>;
+  };
 }
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -54,15 +59,18 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     if (found.status !== 0) throw new Error('no test database available (see the message above)');
     argv = [found.stdout.trim(), '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error'];
   }
-  let child: ChildProcess;
+  let child: ChildProcess | undefined;
+  // A killed child has a signalCode and no exitCode: both mean it is gone.
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const launch = async () => {
+    if (running()) return;
     child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForPort(port, 20_000);
   };
   await launch();
   const kill = () =>
     new Promise<void>((r) => {
-      if (child.exitCode !== null) return r();
+      if (!child || !running()) return r();
       child.once('exit', () => r());
       child.kill('SIGKILL');
     });
@@ -73,9 +81,13 @@ export async function startTestDatabase(): Promise<TestDatabase> {
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
-    async restart() {
-      await kill();
-      await launch();
+    outage: {
+      kill,
+      start: launch,
+      async restart() {
+        await kill();
+        await launch();
+      },
     },
   };
 }
