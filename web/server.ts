@@ -7,6 +7,13 @@ import { ConfigError, loadConfig } from './src/config';
 import { gatewayRoute } from './src/modules/gateway';
 import { createServices, setServices } from './src/services';
 
+/** After the connections close, how long shutdown waits for their requests to be metered. */
+const METERING_WAIT_MS = 5_000;
+/** How long shutdown keeps retrying to write buffered usage while the database is away. */
+const USAGE_FLUSH_WAIT_MS = 5_000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /** The process entry: `/v1/*` goes to the framework-free gateway, everything else to Next. */
 async function main(): Promise<void> {
   const webDir = dirname(fileURLToPath(import.meta.url));
@@ -26,6 +33,9 @@ async function main(): Promise<void> {
   // Requests running on each open socket: at shutdown, sockets with none are closed at once (including
   // ones a client opened ahead of time and never used), the others when their last request ends.
   const sockets = new Map<Socket, number>();
+  // Gateway requests still running: a request is metered after its response closes, so shutdown waits for
+  // these, not just for the sockets, before the last usage flush.
+  const inflight = new Set<Promise<void>>();
   let stopping = false;
   const server = createServer((req, res) => {
     sockets.set(req.socket, (sockets.get(req.socket) ?? 0) + 1);
@@ -34,7 +44,12 @@ async function main(): Promise<void> {
       sockets.set(req.socket, left);
       if (stopping && left === 0) req.socket.destroy();
     });
-    if (gatewayRoute(req.url) !== 'not_gateway') return gateway.handle(req, res);
+    if (gatewayRoute(req.url) !== 'not_gateway') {
+      const handled = gateway.handle(req, res);
+      inflight.add(handled);
+      void handled.finally(() => inflight.delete(handled));
+      return;
+    }
     void handleNext(req, res);
   });
   server.keepAliveTimeout = 65_000;
@@ -55,10 +70,14 @@ async function main(): Promise<void> {
     // Stop accepting, let running streams finish (bounded), then flush usage: nothing metered is lost.
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const [socket, active] of sockets) if (active === 0) socket.destroy();
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref());
-    const finished = await Promise.race([drained.then(() => true), grace.then(() => false)]);
+    const finished = await Promise.race([drained.then(() => true), delay(config.SHUTDOWN_GRACE_MS).then(() => false)]);
     if (!finished) services.log.warn({ openConnections: sockets.size }, 'shutdown grace ran out; closing connections');
     server.closeAllConnections();
+    // Cut streams end as aborted and are billed for what they delivered; their records must reach the flush.
+    const metered = await Promise.race([Promise.all(inflight).then(() => true), delay(METERING_WAIT_MS).then(() => false)]);
+    if (!metered) services.log.error({ requests: inflight.size }, 'requests still running at exit; their usage is not recorded');
+    // Written before the database connection closes, retried for a while if the database is away.
+    await gateway.meter.close(USAGE_FLUSH_WAIT_MS).catch(() => undefined);
     await services.close();
     services.log.info('stopped');
     process.exit(0);

@@ -28,7 +28,7 @@ export interface Services {
   /** Present once sign-in is configured (it needs KEY_SEALING_SECRET). */
   provisioning?: Provisioning;
   /** Present in the server process only: the CLI never relays. */
-  gateway?: { handle(req: IncomingMessage, res: ServerResponse): void; meter: UsageMeter };
+  gateway?: { handle(req: IncomingMessage, res: ServerResponse): Promise<void>; meter: UsageMeter };
   close(): Promise<void>;
 }
 

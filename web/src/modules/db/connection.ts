@@ -41,7 +41,16 @@ const UNAVAILABLE = new Set([
   'MongoPoolClearedError',
 ]);
 
+/**
+ * Socket failures the driver passes through unwrapped: the first command on a pooled connection whose server
+ * just died fails with a plain EPIPE ("This socket has been ended by the other party").
+ */
+const SOCKET_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** An outage rather than a bug: answered with 503 and retried, not reported as an internal error. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  return err instanceof Error && (UNAVAILABLE.has(err.name) || UNAVAILABLE.has(err.constructor.name));
+  if (!(err instanceof Error)) return false;
+  if (UNAVAILABLE.has(err.name) || UNAVAILABLE.has(err.constructor.name)) return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && SOCKET_CODES.has(code);
 }

@@ -128,7 +128,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
 
   function checkReady(): GatewayFailure | null {
     if (!deps.upstream.configured) return fail('service_unavailable', 'This gateway has no model provider configured yet.');
-    if (deps.meter.isSaturated()) return fail('service_unavailable', 'The gateway cannot record usage right now; retry shortly.');
+    if (deps.meter.isSaturated()) return fail('service_unavailable', 'The gateway cannot record usage right now; retry shortly.', 1);
     return null;
   }
 
@@ -160,7 +160,9 @@ export function createGatewayHandler(deps: GatewayDeps) {
       startedAt: ctx.startedAt,
       hideUsageChunk,
       maxResponseBytes: deps.maxResponseBytes,
-      clientGone: () => abort.signal.aborted || res.destroyed,
+      // A client's FIN makes Node end the socket before 'close' fires; writes after that would go nowhere
+      // yet be billed as delivered.
+      clientGone: () => abort.signal.aborted || res.destroyed || res.socket?.writable === false,
     };
 
     const outcome = await forward(body, res, relayCtx, abort.signal, ctx.requestId, ctx.chat.stream === true);
@@ -183,7 +185,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const ended = (failure: GatewayFailure | null): RelayOutcome => ({ usage: null, delivered: [], ttftMs: null, aborted: relayCtx.clientGone(), failure });
     let upstream: UpstreamResponse;
     try {
-      upstream = await deps.upstream.chatCompletions(body, signal);
+      upstream = await deps.upstream.chatCompletions(body, signal, requestId);
     } catch (err) {
       return ended(relayCtx.clientGone() ? null : transportFailure(err));
     }
@@ -233,9 +235,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
     deps.limiter.settle({ keyId: ctx.principal.keyId, userId: ctx.principal.userId, ...ctx.principal.limits }, ctx.hold, total);
   }
 
-  return function handleGatewayRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** Settles once the request is answered and metered (never rejects): shutdown waits on it. */
+  return function handleGatewayRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newId('req');
-    handle(req, res, requestId).catch((err: unknown) => {
+    return handle(req, res, requestId).catch((err: unknown) => {
       const failure = isDatabaseUnavailable(err)
         ? fail('service_unavailable', 'The gateway database is unavailable; retry shortly.', 1)
         : fail('internal_error', `Internal error; quote request id ${requestId} to the operator.`);

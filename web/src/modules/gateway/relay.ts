@@ -62,6 +62,7 @@ function waitForDrain(res: ServerResponse): Promise<void> {
 }
 
 const malformed = () => fail('upstream_error', 'The model provider sent a malformed stream.');
+const tooLarge = () => fail('upstream_error', 'The answer exceeded the size this gateway relays.');
 
 /**
  * Relays an SSE answer event by event as it arrives. Only whole events are written, so when the upstream
@@ -76,19 +77,21 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
     'x-request-id': ctx.requestId,
   });
   const splitter = new SseSplitter();
+  // Counted per event, so the client gets every whole event that fits under the cap however the network
+  // happened to cut the bytes.
   let bytes = 0;
   try {
     stream: for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       if (ctx.clientGone()) break;
-      bytes += chunk.length;
-      if (bytes > ctx.maxResponseBytes) {
-        out.failure = fail('upstream_error', 'The answer exceeded the size this gateway relays.');
-        break;
-      }
       let text = '';
       const texts: string[] = [];
       let usage: Usage | null = null;
       for (const ev of splitter.push(chunk)) {
+        bytes += Buffer.byteLength(ev.raw);
+        if (bytes > ctx.maxResponseBytes) {
+          out.failure = tooLarge();
+          break;
+        }
         if (ev.data === '' || ev.data === '[DONE]') {
           text += ev.raw;
           continue;
@@ -109,6 +112,8 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
         if (ctx.hideUsageChunk && parsed.usage && (parsed.choices?.length ?? 0) === 0) continue;
         text += ev.raw;
       }
+      // An event that never ends must not grow without bound either.
+      if (!out.failure && bytes + splitter.pendingLength() > ctx.maxResponseBytes) out.failure = tooLarge();
       if (text && !ctx.clientGone()) {
         out.ttftMs ??= performance.now() - ctx.startedAt;
         const flushed = res.write(text);
@@ -138,7 +143,7 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > ctx.maxResponseBytes) {
-        out.failure = fail('upstream_error', 'The answer exceeded the size this gateway relays.');
+        out.failure = tooLarge();
         break;
       }
       chunks.push(chunk);

@@ -29,6 +29,11 @@ export class SseSplitter {
     return events;
   }
 
+  /** Characters waiting for the end of their event. */
+  pendingLength(): number {
+    return this.pending.length;
+  }
+
   /** What is left over when the stream ends: an event the upstream never finished. */
   rest(): string {
     return this.pending + this.decoder.decode();

@@ -14,8 +14,7 @@ export function upstreamFailure(status: number, bodyText: string, retryAfter: st
   if (code === '1301') return fail('content_filtered', `The model provider blocked this content${ref}.`);
   if (code === '1113') return fail('service_unavailable', `The gateway's model provider account cannot serve requests right now${ref}.`);
   if (status === 429 || (code && /^130[2-5]$/.test(code))) {
-    const seconds = Number(retryAfter);
-    return fail('upstream_rate_limited', `The model provider is rate limiting this gateway; retry shortly${ref}.`, Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : 1);
+    return fail('upstream_rate_limited', `The model provider is rate limiting this gateway; retry shortly${ref}.`, retryAfterSeconds(retryAfter));
   }
   if (status === 413) return fail('request_too_large', `The model provider refused the request as too large${ref}.`);
   if (status === 401 || status === 403) return fail('upstream_error', `The gateway could not authenticate with its model provider${ref}.`);
@@ -24,6 +23,13 @@ export function upstreamFailure(status: number, bodyText: string, retryAfter: st
     return fail('invalid_request', `The model provider rejected the request as invalid${ref}${why ? `: ${why}` : '.'}`);
   }
   return fail('upstream_error', `The model provider failed with status ${status}${ref}.`);
+}
+
+/** Retry-After is either seconds or an HTTP date (RFC 9110); clients get whole seconds, at least one. */
+function retryAfterSeconds(value: string | undefined, now = Date.now()): number {
+  if (!value) return 1;
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : (Date.parse(value) - now) / 1000;
+  return Number.isFinite(seconds) && seconds > 1 ? Math.ceil(seconds) : 1;
 }
 
 export async function readErrorBody(body: AsyncIterable<Buffer>): Promise<string> {

@@ -41,7 +41,8 @@ export type UpstreamResponse = Dispatcher.ResponseData;
 
 export interface UpstreamClient {
   readonly configured: boolean;
-  chatCompletions(body: string, signal: AbortSignal): Promise<UpstreamResponse>;
+  /** `requestId` goes upstream as `x-request-id`, so the provider's logs and ours can be matched. */
+  chatCompletions(body: string, signal: AbortSignal, requestId: string): Promise<UpstreamResponse>;
   listModels(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -61,11 +62,16 @@ export function createUpstreamClient(o: UpstreamOptions): UpstreamClient {
 
   return {
     configured: o.credential.configured,
-    chatCompletions(body, signal) {
+    chatCompletions(body, signal, requestId) {
       return pool.request({
         path: `${basePath}/chat/completions`,
         method: 'POST',
-        headers: { authorization: o.credential.authorization(), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headers: {
+          authorization: o.credential.authorization(),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'x-request-id': requestId,
+        },
         body,
         signal,
       });

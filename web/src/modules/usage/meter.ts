@@ -13,7 +13,8 @@ export interface UsageMeter {
   isSaturated(): boolean;
   pending(): number;
   flush(): Promise<void>;
-  close(): Promise<void>;
+  /** Stops the timer and writes what is buffered, retrying for up to `deadlineMs` while the database is away. */
+  close(deadlineMs?: number): Promise<void>;
 }
 
 interface MeterOptions {
@@ -26,18 +27,38 @@ interface MeterOptions {
 }
 
 const BATCH = 500;
+const CLOSE_RETRY_MS = 250;
+
+/**
+ * One rollup row's increments for batch `seq`, applied at most once however often it is retried: the row is
+ * created first (empty, seq 0), then incremented only if it has not yet seen this batch. Only this instance
+ * writes its rows and its batches go out in order, so a row's seq is the last batch it counted.
+ * (A single upsert filtered on seq would answer a duplicate-key error for a row already counted, and
+ * FerretDB 1.x stops an unordered bulk write at its first error.)
+ */
+function countOnce<T extends { _id: string; seq: number }>(id: string, seq: number, keys: Partial<T>, inc: Record<string, number>): AnyBulkWriteOperation<T>[] {
+  const zero = Object.fromEntries(Object.keys(inc).map((k) => [k, 0]));
+  return [
+    { updateOne: { filter: { _id: id }, update: { $setOnInsert: { ...keys, ...zero, seq: 0 } }, upsert: true } },
+    { updateOne: { filter: { _id: id, seq: { $lt: seq } }, update: { $inc: inc, $set: { seq } } } },
+  ];
+}
 
 /**
  * Buffers usage records and writes them in batches: the raw events first (idempotent by request id), then
- * the daily rollups, then keys' last-used times. A batch whose events are stored but whose rollup failed is
- * retried from the rollup step, so a retry never counts an event twice.
+ * the rollups (idempotent by batch number), then keys' last-used times. A batch is retried until it is
+ * written, from the step that failed, so an outage delays records but never loses or double-counts them.
+ * While the database is away the buffer grows to `maxBuffered`; past that the gateway refuses new work.
  */
 export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter {
   const UsageEvent = modelOn(db, 'UsageEvent', usageEventSchema);
   const UsageDaily = modelOn(db, 'UsageDaily', usageDailySchema);
   const UsageSystem = modelOn(db, 'UsageSystem', usageSystemSchema);
   let buffer: UsageRecord[] = [];
-  let stored: UsageRecord[] | null = null;
+  /** A batch whose events are stored and whose rollups are not yet confirmed. */
+  let stored: { batch: UsageRecord[]; seq: number } | null = null;
+  let batches = 0;
+  let saturatedSince: number | null = null;
   let flushing: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -54,10 +75,10 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     }
   }
 
-  async function rollUp(batch: UsageRecord[]): Promise<void> {
-    const sums = new Map<string, Omit<UsageDailyDoc, '_id' | 'instance'>>();
+  async function rollUp(batch: UsageRecord[], seq: number): Promise<void> {
+    const sums = new Map<string, Omit<UsageDailyDoc, '_id' | 'instance' | 'seq'>>();
     const seen = new Map<string, Date>();
-    const hours = new Map<string, Omit<UsageSystemDoc, '_id' | 'instance'>>();
+    const hours = new Map<string, Omit<UsageSystemDoc, '_id' | 'instance' | 'seq'>>();
     for (const e of batch) {
       const hour = e.at.toISOString().slice(0, 13);
       const hid = `${hour}:${e.model}:${opts.instance}`;
@@ -77,25 +98,16 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
       const last = seen.get(e.keyId);
       if (!last || last < e.at) seen.set(e.keyId, e.at);
     }
-    const ops: AnyBulkWriteOperation<UsageDailyDoc>[] = [...sums].map(([id, s]) => ({
-      updateOne: {
-        filter: { _id: id },
-        update: {
-          $setOnInsert: { instance: opts.instance, userId: s.userId, day: s.day, model: s.model },
-          $inc: { requests: s.requests, failures: s.failures, promptTokens: s.promptTokens, completionTokens: s.completionTokens, totalTokens: s.totalTokens },
-        },
-        upsert: true,
-      },
-    }));
-    await UsageDaily.bulkWrite(ops, { ordered: true });
+    await UsageDaily.bulkWrite(
+      [...sums].flatMap(([id, { userId, day, model, ...inc }]) =>
+        countOnce<UsageDailyDoc>(id, seq, { instance: opts.instance, userId, day, model }, inc),
+      ),
+      { ordered: true },
+    );
     await UsageSystem.bulkWrite(
-      [...hours].map(([id, h]) => ({
-        updateOne: {
-          filter: { _id: id },
-          update: { $setOnInsert: { instance: opts.instance, hour: h.hour, day: h.day, model: h.model }, $inc: { requests: h.requests, failures: h.failures, totalTokens: h.totalTokens } },
-          upsert: true,
-        },
-      })),
+      [...hours].flatMap(([id, { hour, day, model, ...inc }]) =>
+        countOnce<UsageSystemDoc>(id, seq, { instance: opts.instance, hour, day, model }, inc),
+      ),
       { ordered: true },
     );
     await opts.touchKeys(seen).catch((err: unknown) => opts.log.warn({ err: String(err) }, 'last-used update failed'));
@@ -108,9 +120,9 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
         const batch = buffer.slice(0, BATCH);
         await insertEvents(batch);
         buffer = buffer.slice(batch.length);
-        stored = batch;
+        stored = { batch, seq: ++batches };
       }
-      await rollUp(stored);
+      await rollUp(stored.batch, stored.seq);
       stored = null;
     }
   }
@@ -135,19 +147,42 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     timer.unref();
   }
 
+  function isSaturated(): boolean {
+    const full = buffer.length >= opts.maxBuffered;
+    if (full && saturatedSince === null) {
+      saturatedSince = Date.now();
+      opts.log.error({ pending: buffer.length, max: opts.maxBuffered }, 'usage buffer full: refusing new requests until usage is written');
+    } else if (!full && saturatedSince !== null) {
+      opts.log.info({ refusingForMs: Date.now() - saturatedSince }, 'usage buffer has room again: accepting requests');
+      saturatedSince = null;
+    }
+    return full;
+  }
+
   return {
     record(event) {
       buffer.push(event);
       if (buffer.length >= BATCH) void flush().catch(() => schedule());
       schedule();
     },
-    isSaturated: () => buffer.length >= opts.maxBuffered,
-    pending: () => buffer.length + (stored?.length ?? 0),
+    isSaturated,
+    pending: () => buffer.length + (stored?.batch.length ?? 0),
     flush,
-    async close() {
+    async close(deadlineMs = 0) {
       closed = true;
       clearTimeout(timer);
-      await flush();
+      const deadline = Date.now() + deadlineMs;
+      for (;;) {
+        try {
+          return await flush();
+        } catch (err) {
+          if (Date.now() >= deadline) {
+            opts.log.error({ err: String(err), eventsLost: buffer.length, rollupsMissing: stored?.batch.length ?? 0 }, 'usage not written at shutdown');
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, CLOSE_RETRY_MS));
+        }
+      }
     },
   };
 }

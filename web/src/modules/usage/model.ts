@@ -61,6 +61,8 @@ export interface UsageDailyDoc {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** The last of its instance's usage batches this row counted: a retried batch is not counted twice. */
+  seq: number;
 }
 
 export const usageDailySchema = new Schema<UsageDailyDoc>(
@@ -75,6 +77,7 @@ export const usageDailySchema = new Schema<UsageDailyDoc>(
     promptTokens: { type: Number, default: 0 },
     completionTokens: { type: Number, default: 0 },
     totalTokens: { type: Number, default: 0 },
+    seq: { type: Number, default: 0 },
   },
   { collection: 'usage_daily', versionKey: false },
 );
@@ -92,6 +95,8 @@ export interface UsageSystemDoc {
   /** Requests answered 5xx: the upstream (or we) failed. */
   failures: number;
   totalTokens: number;
+  /** As on UsageDailyDoc. */
+  seq: number;
 }
 
 export const usageSystemSchema = new Schema<UsageSystemDoc>(
@@ -104,6 +109,7 @@ export const usageSystemSchema = new Schema<UsageSystemDoc>(
     requests: { type: Number, default: 0 },
     failures: { type: Number, default: 0 },
     totalTokens: { type: Number, default: 0 },
+    seq: { type: Number, default: 0 },
   },
   { collection: 'usage_system', versionKey: false },
 );
