@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { openAIErrorSchema } from '@glm-gateway/shared';
+import type { FakeOptions } from '../fake-upstream/server';
+import { domain, provision, type Account } from '../harness/accounts';
+import { chat, readSse } from '../harness/client';
+import { startStack, type Stack } from '../harness/context';
+import { usageRows } from '../harness/usage';
+import { expectOpenAIError, waitFor } from './expect';
+
+/** Fewer upstream connections than each fault is repeated: one connection not handed back starves the pool. */
+const POOL = 4;
+const REPEAT = POOL + 2;
+
+type Expected =
+  /** An error answer before any output; nothing billed. */
+  | { answer: 'error'; status: number; code: string; retryAfter?: string }
+  /** A stream that delivers `delivered` chunks, then one error event; billed for what it delivered. */
+  | { answer: 'broken stream'; delivered: number; code: string }
+  /** A normal answer; billed what the upstream reported. */
+  | { answer: 'ok'; billed: number; estimated: boolean };
+
+interface Fault {
+  name: string;
+  stream: boolean;
+  /** A function for options that depend on the time of the request. */
+  fake: FakeOptions | (() => FakeOptions);
+  expect: Expected;
+}
+
+const faults: Fault[] = [
+  { name: 'stalls before the first byte', stream: true, fake: { stallBeforeMs: 5_000 }, expect: { answer: 'error', status: 504, code: 'upstream_timeout' } },
+  { name: 'stalls mid-stream', stream: true, fake: { chunks: 10, stallAfter: 3 }, expect: { answer: 'broken stream', delivered: 3, code: 'upstream_timeout' } },
+  { name: 'answers 500', stream: true, fake: { status: 500 }, expect: { answer: 'error', status: 502, code: 'upstream_error' } },
+  {
+    name: 'answers 429 with a Retry-After date',
+    stream: true,
+    fake: () => ({ status: 429, code: '1302', retryAfter: new Date(Date.now() + 3_600_000).toUTCString() }),
+    expect: { answer: 'error', status: 429, code: 'upstream_rate_limited', retryAfter: 'about an hour' },
+  },
+  { name: 'sends malformed SSE', stream: true, fake: { chunks: 6, malformed: 2 }, expect: { answer: 'broken stream', delivered: 2, code: 'upstream_error' } },
+  { name: 'sends an error event after 200 and some chunks', stream: true, fake: { chunks: 8, errorAfter: 4, code: '1301' }, expect: { answer: 'broken stream', delivered: 4, code: 'content_filtered' } },
+  // Long enough that the upstream is still sending when the gateway gives up: the rest must be cut off.
+  { name: 'streams more than the size cap', stream: true, fake: { chunks: 400, padding: 1_000, delayMs: 1 }, expect: { answer: 'broken stream', delivered: -1, code: 'upstream_error' } },
+  { name: 'answers more than the size cap at once', stream: false, fake: { chunks: 3, padding: 20_000 }, expect: { answer: 'error', status: 502, code: 'upstream_error' } },
+  { name: 'reports zero usage explicitly', stream: false, fake: { chunks: 5, usage: 'zero' }, expect: { answer: 'ok', billed: 0, estimated: false } },
+];
+
+describe('upstream faults', function () {
+  this.timeout(120_000);
+  let stack: Stack;
+  let services: Awaited<ReturnType<typeof domain>>;
+
+  before(async function () {
+    stack = await startStack({
+      env: {
+        UPSTREAM_CONNECTIONS: String(POOL),
+        UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '300',
+        UPSTREAM_IDLE_TIMEOUT_MS: '300',
+        MAX_RESPONSE_BYTES: '16384',
+      },
+    });
+    services = await domain(stack);
+  });
+  after(async () => {
+    await services?.close();
+    await stack?.close();
+  });
+
+  const url = () => stack.servers[0]!.url;
+  const messages = [{ role: 'user', content: 'hello there' }];
+
+  /**
+   * Nothing leaks: every upstream answer the gateway gave up on was closed (not left streaming into a
+   * connection nobody reads), and the pool still serves twice its size at once.
+   */
+  async function assertNothingLeaked(): Promise<void> {
+    assert.equal(await waitFor(async () => stack.upstream.activeResponses(), (n) => n === 0, 5_000), 0, 'abandoned upstream answers still open');
+    assert.ok(stack.upstream.openSockets() <= POOL, `${stack.upstream.openSockets()} connections to the upstream for a pool of ${POOL}`);
+    const a = await provision(services, { rpm: 1_000 });
+    const burst = await Promise.all(
+      Array.from({ length: 2 * POOL }, async (_, i) => {
+        const res = await chat(url(), a.secret, { model: 'glm-4.6', stream: i % 2 === 0, messages, fake: { chunks: 4, delayMs: 5 } }, '/v1', {}, AbortSignal.timeout(10_000));
+        return { status: res.status, text: await res.text() };
+      }),
+    );
+    assert.deepEqual(burst.map((b) => b.status), Array(2 * POOL).fill(200));
+    assert.ok(burst.every((b, i) => (i % 2 === 0 ? b.text.endsWith('data: [DONE]\n\n') : b.text.includes(' tok tok tok tok'))));
+  }
+
+  /** What the client got, checked against the fault's promise; returns the completion chunks it received. */
+  async function callAndCheck(a: Account, f: Fault): Promise<number> {
+    const res = await chat(url(), a.secret, { model: 'glm-4.6', stream: f.stream, messages, fake: typeof f.fake === 'function' ? f.fake() : f.fake });
+    const e = f.expect;
+    if (e.answer === 'error') {
+      const message = await expectOpenAIError(res, e.status, e.code);
+      assert.ok(!message.includes('acct_') && !message.includes(stack.upstream.url), `the upstream's words leak: ${message}`);
+      if (e.retryAfter) assert.ok(Math.abs(Number(res.headers.get('retry-after')) - 3_600) <= 2, `retry-after ${res.headers.get('retry-after')} is not ${e.retryAfter}`);
+      return 0;
+    }
+    if (e.answer === 'ok') {
+      assert.equal(res.status, 200);
+      await res.text();
+      return 0;
+    }
+    assert.equal(res.status, 200);
+    const { events } = await readSse(res);
+    const parsed = events.map((ev) => JSON.parse(ev) as Record<string, unknown>);
+    const errors = parsed.filter((p) => 'error' in p);
+    assert.equal(errors.length, 1, `one error event, got ${events.join(' | ')}`);
+    assert.equal(parsed.at(-1), errors[0], 'the error event ends the stream');
+    const error = openAIErrorSchema.parse(errors[0]).error;
+    assert.equal(error.code, e.code);
+    assert.ok(!error.message.includes('acct_'), `the upstream's words leak: ${error.message}`);
+    const delivered = parsed.length - 1;
+    if (e.delivered >= 0) assert.equal(delivered, e.delivered);
+    else assert.ok(delivered > 0 && delivered < 20, `${delivered} chunks of 1 kB passed a 16 kB cap`);
+    return delivered;
+  }
+
+  for (const f of faults) {
+    it(`an upstream that ${f.name}: the client gets a clear answer every time, billed for what it got`, async () => {
+      const a = await provision(services, { rpm: 1_000 });
+      const delivered: number[] = [];
+      for (let i = 0; i < REPEAT; i++) delivered.push(await callAndCheck(a, f));
+      const rows = await usageRows(stack.db, a.userId, REPEAT);
+      assert.equal(rows.length, REPEAT, 'one usage record per request');
+      rows.forEach((row, i) => {
+        const e = f.expect;
+        if (e.answer === 'error') assert.deepEqual({ t: row.totalTokens, s: row.status }, { t: 0, s: e.status });
+        if (e.answer === 'ok') assert.deepEqual({ t: row.totalTokens, est: row.estimated }, { t: e.billed, est: e.estimated });
+        // Rows come back in time order, as the requests were made.
+        if (e.answer === 'broken stream') assert.deepEqual({ c: row.completionTokens, est: row.estimated }, { c: delivered[i], est: true });
+      });
+      assert.equal((await fetch(`${url()}/api/health`)).status, 200, 'the gateway stays healthy');
+      await assertNothingLeaked();
+    });
+  }
+
+  it('an upstream that refuses connections: 502 until it is back, then service resumes by itself', async () => {
+    const a = await provision(services, { rpm: 1_000 });
+    await stack.upstream.offline();
+    try {
+      for (let i = 0; i < REPEAT; i++) {
+        await expectOpenAIError(await chat(url(), a.secret, { model: 'glm-4.6', stream: true, messages }), 502, 'upstream_unreachable');
+      }
+      assert.equal((await fetch(`${url()}/api/health`)).status, 200);
+    } finally {
+      await stack.upstream.online();
+    }
+    await assertNothingLeaked();
+  });
+});
