@@ -68,8 +68,8 @@ describe('limits under concurrency, across instances', function () {
     this.timeout(120_000);
     const rpm = 30;
     const a = await provision(services, { rpm, dailyTokens: 10_000_000 });
-    const boundary = Math.ceil((Date.now() + 1_000) / MINUTE) * MINUTE;
-    await sleep(boundary - 400 - Date.now());
+    const boundary = Math.ceil((Date.now() + 2_000) / MINUTE) * MINUTE;
+    await sleep(boundary - 1_500 - Date.now());
     const before = burst(stack, [a.secret], 100);
     await sleep(Math.max(0, boundary + 150 - Date.now()));
     const after = burst(stack, [a.secret], 100);
@@ -82,7 +82,7 @@ describe('limits under concurrency, across instances', function () {
     const newMinute = passed(outcomes).filter((o) => o.sentAt >= boundary).length;
     assert.ok(oldMinute <= rpm, `${oldMinute} requests passed in the old minute, limit ${rpm}`);
     assert.ok(newMinute <= rpm, `${newMinute} requests passed in the new minute, limit ${rpm}`);
-    assert.ok(newMinute > 0, 'the new minute admitted requests again');
+    assert.ok(newMinute > 0 && passed(outcomes).length > rpm, 'the new minute admitted requests again');
     // The limiter's own books: neither minute handed out more than the limit, and no request passed without them.
     const minute = boundary / MINUTE;
     const [grantedOld, grantedNew] = [await granted(stack, `rpm:${a.keyId}:${minute - 1}`), await granted(stack, `rpm:${a.keyId}:${minute}`)];
