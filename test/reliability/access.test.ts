@@ -41,17 +41,18 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
   });
   after(async () => stack?.close());
 
-  async function keep(label: string, res: Response, issues = false): Promise<Answer> {
-    const text = await res.text();
-    const headers = [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n');
+  /** Keeps an answer for the final search; `issues` marks the answer that hands out a new gateway key. */
+  function remember(label: string, status: number, headers: Headers, text: string, issues: boolean): Answer {
     let issued: string | null = null;
-    if (issues && res.ok) {
+    if (issues && status < 300) {
       issued = (JSON.parse(text) as { secret: string }).secret;
       gatewaySecrets.add(issued);
     }
-    answers.push({ label, text: `${headers}\n\n${text}`, issued });
-    return { status: res.status, headers: res.headers, text, json: <T>() => JSON.parse(text) as T };
+    answers.push({ label, text: `${[...headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}`, issued });
+    return { status, headers, text, json: <T>() => JSON.parse(text) as T };
   }
+
+  const keep = async (label: string, res: Response, issues = false) => remember(label, res.status, res.headers, await res.text(), issues);
 
   /** Any method, path and headers (Host included, which fetch will not send), exactly as written. */
   function raw(base: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
@@ -64,8 +65,7 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
         res.on('end', () => {
           const headers = new Headers();
           for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-          answers.push({ label: `${opts.method ?? 'GET'} ${path}`, text: `${[...headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}`, issued: null });
-          resolve({ status: res.statusCode ?? 0, headers, text, json: <T>() => JSON.parse(text) as T });
+          resolve(remember(`${opts.method ?? 'GET'} ${path}`, res.statusCode ?? 0, headers, text, false));
         });
       });
       req.on('error', reject);
@@ -111,6 +111,15 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
       await new Promise((r) => setTimeout(r, 25));
     }
     return null;
+  }
+
+  /** What the extension does first: registers a pending sign-in with its PKCE challenge. */
+  async function registerSignIn(deviceName = 'laptop') {
+    const pkce = createPkce();
+    const body = { redirectUri: 'vscode://glm-gateway.glm-gateway-vscode/callback', state: pkce.state, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', deviceName };
+    const res = await keep('register', await fetch(`${url()}/api/extension/connect-requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+    assert.equal(res.status, 201);
+    return { pkce, requestId: res.json<{ requestId: string }>().requestId };
   }
 
   const deliver = async (signed: { body: string; headers: Record<string, string> }, i = 0) =>
@@ -163,28 +172,22 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
     it("VS Code sign-in: a stolen code is useless without its verifier, and approving another's request binds the key to the approver", async () => {
       const alice = await person();
       const mallory = await person();
-      const register = async () => {
-        const pkce = createPkce();
-        const body = { redirectUri: 'vscode://glm-gateway.glm-gateway-vscode/callback', state: pkce.state, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', deviceName: 'laptop' };
-        const res = await keep('register', await fetch(`${url()}/api/extension/connect-requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
-        return { pkce, requestId: res.json<{ requestId: string }>().requestId };
-      };
       const approve = (who: typeof alice, requestId: string) => who.api(`/api/extension/connect-requests/${requestId}/approve`, { method: 'POST' });
       const exchange = async (code: string, codeVerifier: string, token?: string) =>
         keep('token', await fetch(`${url()}/api/extension/token`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ code, codeVerifier }) }), true);
       const vsCodeKeys = async (who: typeof alice) => stack.db.collection('api_keys').countDocuments({ userId: await who.userId(), name: /^VS Code/ });
 
       // Mallory learns Alice's code (a leaked redirect) and brings her own session and a verifier of her own.
-      const aliceSignIn = await register();
+      const aliceSignIn = await registerSignIn();
       const code = new URL((await approve(alice, aliceSignIn.requestId)).json<{ redirectTo: string }>().redirectTo).searchParams.get('code')!;
-      const mallorySignIn = await register();
+      const mallorySignIn = await registerSignIn();
       const stolen = await exchange(code, mallorySignIn.pkce.verifier, await session(mallory.clerkId));
       assert.equal(stolen.status, 400);
       assert.equal(apiErrorSchema.parse(stolen.json()).error.code, 'invalid_grant');
       assert.deepEqual([await vsCodeKeys(alice), await vsCodeKeys(mallory)], [0, 0]);
 
       // Mallory approves Alice's pending request: the key the extension receives is Mallory's, not Alice's.
-      const pending = await register();
+      const pending = await registerSignIn();
       const redirect = (await approve(mallory, pending.requestId)).json<{ redirectTo: string }>().redirectTo;
       const token = tokenResponseSchema.parse((await exchange(new URL(redirect).searchParams.get('code')!, pending.pkce.verifier)).json());
       const me = meSchema.parse((await gateway(token.secret, 0, '/v1/me', { method: 'GET', body: null })).json());
@@ -316,9 +319,7 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
         assert.equal(res.status, 401, `${method} ${path}`);
         assert.equal(apiErrorSchema.parse(res.json()).error.code, 'account_deleted');
       }
-      const pkce = createPkce();
-      const registered = await fetch(`${url()}/api/extension/connect-requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirectUri: 'vscode://x.y/callback', state: pkce.state, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', deviceName: 'old laptop' }) });
-      const { requestId } = (await registered.json()) as { requestId: string };
+      const { requestId } = await registerSignIn('old laptop');
       assert.equal((await leaving.api(`/api/extension/connect-requests/${requestId}/approve`, { method: 'POST' })).status, 401);
       assert.equal(await stack.db.collection('api_keys').countDocuments({ userId: await leaving.userId(), revokedAt: null }), 0);
     });
@@ -330,9 +331,9 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
       const captured = clerk.sign(clerkUserEvent('user.created', { id: clerkId, email: 'victim@example.test' }));
       assert.equal((await deliver(captured)).status, 200);
       const deletion = JSON.stringify(clerkDeletedEvent(clerkId));
-      const other = createFakeClerk().then((c) => c.sign(clerkDeletedEvent(clerkId)));
+      const stranger = await createFakeClerk();
       const refused: [string, { body: string; headers: Record<string, string> }][] = [
-        ['signed with another secret', await other],
+        ['signed with another secret', stranger.sign(clerkDeletedEvent(clerkId))],
         ["another delivery's signature on a deletion", { body: deletion, headers: captured.headers }],
         ['a captured delivery under a new svix-id', { body: captured.body, headers: { ...captured.headers, 'svix-id': `msg_${randomBytes(12).toString('hex')}` } }],
         ['a captured delivery with a fresh timestamp', { body: captured.body, headers: { ...captured.headers, 'svix-timestamp': String(Math.floor(Date.now() / 1000) + 1) } }],
@@ -440,9 +441,7 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
     it('every page sends a nonce CSP that forbids framing, plugins and <base>, with nosniff, DENY and a referrer policy', async () => {
       const signedIn = await session(`user_headers${Date.now()}`);
       const admin = await session(ADMIN);
-      const pkce = createPkce();
-      const registered = await fetch(`${url()}/api/extension/connect-requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirectUri: 'vscode://x.y/callback', state: pkce.state, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', deviceName: 'desk' }) });
-      const { requestId } = (await registered.json()) as { requestId: string };
+      const { requestId } = await registerSignIn('desk');
       const pages: [string, string, string | null, number][] = [
         ['home', '/', null, 200],
         ['sign-in', '/sign-in', null, 200],
