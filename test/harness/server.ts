@@ -4,6 +4,7 @@ import { freePort } from './ports';
 
 export interface RunningServer {
   url: string;
+  pid: number;
   /** Everything the process printed, for asserting on log lines. */
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -12,9 +13,9 @@ export interface RunningServer {
 const webDir = resolve(import.meta.dirname, '../../web');
 
 /** Starts the real server entry (gateway + Next) as its own process, as production runs it. */
-export async function startServer(env: Record<string, string>, host = '127.0.0.1', port?: number): Promise<RunningServer> {
+export async function startServer(env: Record<string, string>, host = '127.0.0.1', port?: number, nodeArgs: string[] = []): Promise<RunningServer> {
   port ??= await freePort(host);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server.ts'], {
     cwd: webDir,
     env: {
       PATH: process.env.PATH ?? '',
@@ -52,6 +53,7 @@ export async function startServer(env: Record<string, string>, host = '127.0.0.1
 
   return {
     url,
+    pid: child.pid ?? 0,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);

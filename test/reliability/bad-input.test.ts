@@ -38,7 +38,7 @@ function streamedBody(total: number, byte = 0x5b): { body: ReadableStream<Uint8A
   return { body, sent: () => sent };
 }
 
-function post(url: string, body: BodyInit, headers: Record<string, string>): Promise<Response> {
+function post(url: string, body: RequestInit['body'], headers: Record<string, string>): Promise<Response> {
   return fetch(url, { method: 'POST', headers, body, duplex: 'half', signal: AbortSignal.timeout(HANG) } as RequestInit);
 }
 

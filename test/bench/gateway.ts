@@ -1,0 +1,170 @@
+// The gateway benchmark: `npm run bench`. Starts the database, the fake upstream, a bare undici pass-through
+// and the gateway (auth + limits + metering on), each in its own process, drives load from another process,
+// and writes test/bench/out/result.json and result.md. Every gateway figure sits next to the same figure for
+// the upstream directly and for the bare pass-through in the same run, because absolute numbers drift on
+// these machines.
+//   BENCH_SECONDS=5             length of each closed-loop run
+//   BENCH_SCENARIOS=json,stream,keys   which scenarios to run (all by default)
+//   BENCH_CPU_PROF=1            the gateway writes a V8 CPU profile to test/bench/out/prof/ when it stops
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadConfig } from '@glm-gateway/web/src/config';
+import { hashKey } from '@glm-gateway/web/src/modules/keys/index';
+import { createServices } from '@glm-gateway/web/src/services';
+import { startTestDatabase } from '../harness/database';
+import { startServer } from '../harness/server';
+import type { LoadOptions, LoadResult } from './load';
+
+const here = import.meta.dirname;
+const out = resolve(here, 'out');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'json,stream,keys').split(','));
+// Enough upstream connections for every concurrent stream, in the pass-through and the gateway alike.
+const UPSTREAM_CONNECTIONS = 2048;
+const children: ChildProcess[] = [];
+
+function child(args: string[], env: Record<string, string> = {}): Promise<Record<string, string>> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(here, 'processes.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  return new Promise((ok) => proc.stdout!.once('data', (d: Buffer) => ok(JSON.parse(d.toString()) as Record<string, string>)));
+}
+
+function load(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((ok, fail) => {
+    // Options go through stdin: 10,000 keys do not fit in an argument list.
+    const proc = spawn(process.execPath, ['--import', 'tsx', resolve(here, 'load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    proc.stdin.end(JSON.stringify(options));
+    let text = '';
+    proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    proc.on('exit', (code) => (code === 0 ? ok(JSON.parse(text) as LoadResult) : fail(new Error(`load generator exited ${code}`))));
+  });
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+const db = await startTestDatabase();
+const mongoUri = `${db.uri}bench_${Date.now()}`;
+const upstream = await child(['upstream']);
+const passthrough = await child(['passthrough', upstream.baseUrl!], { UPSTREAM_AUTH: `Bearer ${upstream.apiKey}`, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS) });
+await mkdir(resolve(out, 'prof'), { recursive: true });
+const gateway = await startServer(
+  { MONGODB_URI: mongoUri, UPSTREAM_BASE_URL: upstream.baseUrl!, UPSTREAM_API_KEY: upstream.apiKey!, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS), LOG_LEVEL: 'warn', MODELS: 'glm-4.6' },
+  '127.0.0.1',
+  undefined,
+  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(out, 'prof')}`] : [],
+);
+const services = await createServices(loadConfig({ MONGODB_URI: mongoUri, LOG_LEVEL: 'silent' }), { gateway: false });
+
+let made = 0;
+/** Users with one key each, written in bulk (the CLI would take minutes for 10,000); limits high enough not to bite. */
+async function keys(count: number): Promise<string[]> {
+  const secrets: string[] = [];
+  for (let i = made; i < made + count; i += 1000) {
+    const ns = Array.from({ length: Math.min(1000, made + count - i) }, (_, j) => i + j);
+    const batch = ns.map((n) => `glmgw_bench${String(n).padStart(6, '0')}${'x'.repeat(21)}`);
+    secrets.push(...batch);
+    const now = new Date();
+    await services.db.collection('users').insertMany(ns.map((n) => ({ _id: `usr_bench${n}`, email: `b${n}@bench.test`, status: 'active', limits: { rpm: 1_000_000, dailyTokens: 1_000_000_000 }, createdAt: now, updatedAt: now })) as never[]);
+    await services.db.collection('api_keys').insertMany(batch.map((secret, j) => ({ _id: `key_bench${ns[j]}`, userId: `usr_bench${ns[j]}`, name: 'bench', hash: hashKey(secret), start: secret.slice(0, 12), revokedAt: null, expiresAt: null, createdAt: now, updatedAt: now })) as never[]);
+  }
+  made += count;
+  return secrets;
+}
+
+/** Tokens the gateway has booked so far, once its batched writes have landed. */
+async function metered(): Promise<number> {
+  await new Promise((r) => setTimeout(r, 1500));
+  const rows = await services.db.collection('usage_events').find({}, { projection: { totalTokens: 1 } }).toArray();
+  return rows.reduce((n, r) => n + Number(r.totalTokens), 0);
+}
+
+const oneKey = await keys(1);
+const targets = {
+  direct: { url: upstream.url!, path: '/api/paas/v4/chat/completions', keys: [upstream.apiKey!] },
+  passthrough: { url: passthrough.url!, path: '/chat/completions', keys: [upstream.apiKey!] },
+  gateway: { url: gateway.url, path: '/v1/chat/completions', keys: oneKey },
+};
+
+type Row = LoadResult & { rssPeakMb?: number };
+const results: Record<string, Row> = {};
+const drift: Record<string, number> = {};
+
+/** Runs one scenario on the gateway and checks its books: tokens booked must equal tokens told to clients. */
+async function onGateway(name: string, options: LoadOptions, sampleRss = false): Promise<void> {
+  const before = await metered();
+  let peak = 0;
+  const sampler = sampleRss ? setInterval(() => void rssMb(gateway.pid).then((m) => (peak = Math.max(peak, m))), 50) : undefined;
+  const r = await load(options);
+  clearInterval(sampler);
+  results[name] = sampleRss ? { ...r, rssPeakMb: peak } : r;
+  drift[name] = (await metered()) - before - r.tokens;
+  process.stderr.write(`${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, errors ${r.errors}, drift ${drift[name]}\n`);
+}
+
+if (SCENARIOS.has('json')) {
+  for (const connections of [1, 50, 200]) {
+    for (const [name, t] of Object.entries(targets)) {
+      const options: LoadOptions = { ...t, connections, seconds: SECONDS, stream: false, chunks: 20 };
+      await load({ ...options, seconds: 1 }); // warm-up: connections, JIT, the key's cache entry and leases
+      if (name === 'gateway') await onGateway(`json-c${connections}-gateway`, options);
+      else results[`json-c${connections}-${name}`] = await load(options);
+    }
+  }
+}
+
+if (SCENARIOS.has('stream')) {
+  // 1,000 streams of 200 chunks at once; the gateway's RSS sampled while they run.
+  results['idle-gateway'] = { ...(await load({ ...targets.gateway, connections: 1, seconds: 0.2, stream: false, chunks: 1 })), rssPeakMb: await rssMb(gateway.pid) };
+  for (const [name, t] of Object.entries(targets)) {
+    const options: LoadOptions = { ...t, connections: 1000, streams: 1000, seconds: 0, stream: true, chunks: 200, delayMs: 2 };
+    if (name === 'gateway') await onGateway('stream-1000-gateway', options, true);
+    else results[`stream-1000-${name}`] = await load(options);
+  }
+}
+
+if (SCENARIOS.has('keys')) {
+  // 10,000 keys of 10,000 users, each first seen during the run: every request authenticates and claims
+  // limit budget from the database, so the cache of known keys is no help.
+  const manyKeys = await keys(10_000);
+  await onGateway('json-c50-gateway-10k-keys-cold', { ...targets.gateway, keys: manyKeys, connections: 50, seconds: 0, requests: 10_000, stream: false, chunks: 20 });
+  await onGateway('json-c50-gateway-10k-keys-warm', { ...targets.gateway, keys: manyKeys, connections: 50, seconds: SECONDS, stream: false, chunks: 20 });
+}
+
+const r = (k: string): Row | undefined => results[k];
+const n = (v: number | undefined, digits = 0) => (v === undefined ? '–' : v.toFixed(digits));
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? (a / b).toFixed(2) : '–');
+const rows = ['| scenario | direct | bare pass-through | gateway | gateway ÷ pass-through |', '| --- | --- | --- | --- | --- |'];
+for (const c of [1, 50, 200]) {
+  const [d, p, g] = [r(`json-c${c}-direct`), r(`json-c${c}-passthrough`), r(`json-c${c}-gateway`)];
+  if (!g) continue;
+  rows.push(`| non-stream, ${c} conn: req/s | ${n(d?.rps)} | ${n(p?.rps)} | ${n(g.rps)} | ${ratio(g.rps, p?.rps)} |`);
+  rows.push(`| non-stream, ${c} conn: p50 / p99 ms | ${n(d?.p50, 2)} / ${n(d?.p99, 2)} | ${n(p?.p50, 2)} / ${n(p?.p99, 2)} | ${n(g.p50, 2)} / ${n(g.p99, 2)} | |`);
+  rows.push(`| non-stream, ${c} conn: added p50 vs direct, ms | | ${n(p && d && p.p50 - d.p50, 2)} | ${n(d && g.p50 - d.p50, 2)} | |`);
+}
+const [sd, sp, sg] = [r('stream-1000-direct'), r('stream-1000-passthrough'), r('stream-1000-gateway')];
+if (sg) {
+  rows.push(`| 1,000 streams × 200 chunks: first token p50 / p99 ms | ${n(sd?.ttftP50, 1)} / ${n(sd?.ttftP99, 1)} | ${n(sp?.ttftP50, 1)} / ${n(sp?.ttftP99, 1)} | ${n(sg.ttftP50, 1)} / ${n(sg.ttftP99, 1)} | |`);
+  rows.push(`| 1,000 streams: first-token overhead vs direct, p50 / p99 ms | | ${n(sp && sd && sp.ttftP50 - sd.ttftP50, 1)} / ${n(sp && sd && sp.ttftP99 - sd.ttftP99, 1)} | ${n(sd && sg.ttftP50 - sd.ttftP50, 1)} / ${n(sd && sg.ttftP99 - sd.ttftP99, 1)} | |`);
+  rows.push(`| 1,000 streams: chunks/s | ${n(sd?.chunksPerSec)} | ${n(sp?.chunksPerSec)} | ${n(sg.chunksPerSec)} | ${ratio(sg.chunksPerSec, sp?.chunksPerSec)} |`);
+  rows.push(`| gateway RSS, MB: idle / peak at 1,000 streams | | | ${n(r('idle-gateway')?.rssPeakMb)} / ${n(sg.rssPeakMb)} | |`);
+}
+for (const phase of ['cold', 'warm']) {
+  const k = r(`json-c50-gateway-10k-keys-${phase}`);
+  if (k) rows.push(`| 10,000 keys (${phase}), 50 conn: req/s, p50 / p99 ms | | ${n(r('json-c50-passthrough')?.rps)} | ${n(k.rps)}, ${n(k.p50, 2)} / ${n(k.p99, 2)} | ${ratio(k.rps, r('json-c50-passthrough')?.rps)} |`);
+}
+rows.push(`| errors (all gateway runs) | | | ${Object.entries(results).filter(([k]) => k.includes('gateway')).reduce((sum, [, v]) => sum + v.errors, 0)} | |`);
+rows.push(`| metering drift, tokens (booked − told to clients) | | | ${Object.entries(drift).map(([k, v]) => `${k}: ${v}`).join(', ')} | |`);
+
+await writeFile(resolve(out, 'result.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, database: db.kind, results, drift }, null, 2));
+await writeFile(resolve(out, 'result.md'), `${rows.join('\n')}\n`);
+process.stdout.write(`${rows.join('\n')}\n`);
+
+await services.close();
+await gateway.stop();
+children.forEach((c) => c.kill());
+await db.stop();
+process.exit(Object.values(drift).some((d) => d !== 0) ? 1 : 0);

@@ -1,0 +1,91 @@
+// The load generator, run as its own process: reads JSON options on stdin, prints one JSON result.
+// Closed loop: `connections` workers each send one request after another for `seconds`, or until `requests`
+// have been sent; or, with `streams`, that many streaming requests at once, each once.
+import { text } from 'node:stream/consumers';
+import { Pool } from 'undici';
+
+export interface LoadOptions {
+  url: string;
+  path: string;
+  connections: number;
+  seconds: number;
+  /** Stop after this many requests instead of after `seconds`. */
+  requests?: number;
+  keys: string[];
+  stream: boolean;
+  chunks: number;
+  streams?: number;
+  delayMs?: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  ttftP50: number;
+  ttftP99: number;
+  chunksPerSec: number;
+  /** Tokens the answers told the clients they used: what the gateway's books must add up to. */
+  tokens: number;
+  seconds: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : 0;
+};
+
+async function run(o: LoadOptions): Promise<LoadResult> {
+  const pool = new Pool(new URL(o.url).origin, { connections: o.streams ?? o.connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  const latencies: number[] = [];
+  const ttfts: number[] = [];
+  let tokens = 0;
+  let errors = 0;
+  let chunks = 0;
+  let sent = 0;
+
+  async function one(): Promise<void> {
+    const key = o.keys[sent++ % o.keys.length]!;
+    const body = JSON.stringify({ model: 'glm-4.6', stream: o.stream, messages: [{ role: 'user', content: 'benchmark prompt' }], fake: { chunks: o.chunks, ...(o.delayMs ? { delayMs: o.delayMs } : {}) } });
+    const started = performance.now();
+    const res = await pool.request({ path: o.path, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+    if (res.statusCode !== 200) {
+      errors++;
+      await res.body.dump();
+      return;
+    }
+    let first = true;
+    let answer = '';
+    for await (const chunk of res.body) {
+      if (first) {
+        ttfts.push(performance.now() - started);
+        first = false;
+      }
+      answer += (chunk as Buffer).toString('utf8');
+    }
+    latencies.push(performance.now() - started);
+    const usage = [...answer.matchAll(/"total_tokens":(\d+)/g)].at(-1);
+    tokens += usage ? Number(usage[1]) : 0;
+    chunks += o.stream ? (answer.match(/\n\n/g) ?? []).length : 1;
+  }
+
+  const started = performance.now();
+  if (o.streams) {
+    await Promise.all(Array.from({ length: o.streams }, () => one().catch(() => void errors++)));
+  } else {
+    const deadline = started + o.seconds * 1000;
+    const more = () => (o.requests === undefined ? performance.now() < deadline : sent < o.requests);
+    await Promise.all(
+      Array.from({ length: o.connections }, async () => {
+        while (more()) await one().catch(() => void errors++);
+      }),
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), chunksPerSec: chunks / seconds, tokens, seconds };
+}
+
+process.stdout.write(`${JSON.stringify(await run(JSON.parse(await text(process.stdin)) as LoadOptions))}\n`);
