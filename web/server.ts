@@ -1,16 +1,20 @@
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import next from 'next';
 import { ConfigError, loadConfig } from './src/config';
+import { createLogger } from './src/lib/logger';
+import { startNextWorker } from './src/lib/next-worker';
 import { gatewayRoute } from './src/modules/gateway';
-import { createServices, setServices } from './src/services';
+import { createServices } from './src/services';
 
 /** After the connections close, how long shutdown waits for their requests to be metered. */
 const METERING_WAIT_MS = 5_000;
 /** How long shutdown keeps retrying to write buffered usage while the database is away. */
 const USAGE_FLUSH_WAIT_MS = 5_000;
+
+/** The largest request body any website route accepts (webhook deliveries); larger ones never reach Next. */
+const WEBSITE_MAX_BODY_BYTES = 1024 * 1024;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -18,17 +22,20 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function main(): Promise<void> {
   const webDir = dirname(fileURLToPath(import.meta.url));
   const config = loadConfig(process.env, webDir);
-  const pending = createServices(config, { gateway: true });
-  setServices(pending);
-  const services = await pending;
+  // The website runs in its own process (see next-worker.ts), started while this one connects.
+  const starting = createServices(config, { gateway: true });
+  const [services, website] = await Promise.all([
+    starting,
+    startNextWorker({
+      entry: join(webDir, 'next-worker.ts'),
+      dev: process.argv.includes('--dev'),
+      maxBodyBytes: WEBSITE_MAX_BODY_BYTES,
+      log: createLogger(config.LOG_LEVEL),
+      onInvalidate: (e) => void starting.then((s) => s.invalidation.receive(e)),
+    }),
+  ]);
   const gateway = services.gateway;
   if (!gateway) throw new Error('gateway services missing');
-
-  // No `hostname`: with one set, Clerk's same-URL rewrite looks external to Next (localhost vs the bound
-  // address) and Next tries to proxy the request to itself.
-  const app = next({ dev: process.argv.includes('--dev'), dir: webDir, port: config.PORT });
-  await app.prepare();
-  const handleNext = app.getRequestHandler();
 
   // Requests running on each open socket: at shutdown, sockets with none are closed at once (including
   // ones a client opened ahead of time and never used), the others when their last request ends.
@@ -50,9 +57,10 @@ async function main(): Promise<void> {
       void handled.finally(() => inflight.delete(handled));
       return;
     }
-    void handleNext(req, res);
+    void website.handle(req, res);
   });
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', website.upgrade);
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, 0);
     socket.once('close', () => sockets.delete(socket));
@@ -78,6 +86,7 @@ async function main(): Promise<void> {
     if (!metered) services.log.error({ requests: inflight.size }, 'requests still running at exit; their usage is not recorded');
     // Written before the database connection closes, retried for a while if the database is away.
     await gateway.meter.close(USAGE_FLUSH_WAIT_MS).catch(() => undefined);
+    await website.close(config.SHUTDOWN_GRACE_MS);
     await services.close();
     services.log.info('stopped');
     process.exit(0);

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadConfig, type Config } from './config';
 import { newId } from './lib/ids';
 import { createLogger, type Logger } from './lib/logger';
+import type { WorkerMessage } from './lib/next-worker';
 import { connectDatabase, syncIndexes, type Connection } from './modules/db';
 import { createAuthenticator, createGatewayHandler, createModelCatalog, createUpstreamClient, providers, UpstreamCredential } from './modules/gateway';
 import { createAdmin, type Admin } from './modules/admin';
 import { createCredits, type Credits } from './modules/credits';
 import { createExtensionAuth, type ExtensionAuth } from './modules/extension-auth';
-import { createInvalidation, type Invalidation } from './modules/invalidation';
+import { createInvalidation, type Invalidation, type InvalidationEvent } from './modules/invalidation';
 import { createKeyService, createSecretBox, type KeyService } from './modules/keys';
 import { createRateLimiter } from './modules/limits';
 import { createProvisioning, type Provisioning } from './modules/provisioning';
@@ -27,16 +28,16 @@ export interface Services {
   admin: Admin;
   /** Present once sign-in is configured (it needs KEY_SEALING_SECRET). */
   provisioning?: Provisioning;
-  /** Present in the server process only: the CLI never relays. */
+  /** Present in the gateway process only: the website and the CLI never relay. */
   gateway?: { handle(req: IncomingMessage, res: ServerResponse): Promise<void>; meter: UsageMeter };
   close(): Promise<void>;
 }
 
 /** Builds every long-lived object once: the one place that knows how the modules fit together. */
-export async function createServices(config: Config, opts: { gateway: boolean }): Promise<Services> {
+export async function createServices(config: Config, opts: { gateway: boolean; notifyPeer?: (e: InvalidationEvent) => void }): Promise<Services> {
   const log = createLogger(config.LOG_LEVEL);
   const db = await connectDatabase(config.MONGODB_URI);
-  const invalidation = createInvalidation(db, config.INVALIDATION_POLL_MS, log);
+  const invalidation = createInvalidation(db, config.INVALIDATION_POLL_MS, log, opts.notifyPeer);
   const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
   const keys = createKeyService(db, invalidation);
   const usage = createUsageQueries(db);
@@ -121,15 +122,13 @@ const GLOBAL_KEY = Symbol.for('glm-gateway.services');
 type WithServices = typeof globalThis & { [GLOBAL_KEY]?: Promise<Services> };
 
 /**
- * The process-wide services. The server entry creates them before Next starts, and Next's route bundles
- * (which carry their own copy of this file) find the same instance through globalThis.
+ * The website process's services, built on first use. Next's route bundles each carry their own copy of this
+ * file, so the one instance is kept on globalThis. (The gateway's process builds its own with createServices.)
  */
 export function getServices(): Promise<Services> {
   const g = globalThis as WithServices;
-  g[GLOBAL_KEY] ??= createServices(loadConfig(), { gateway: false });
+  // Under web/server.ts, revocations and suspensions reach the gateway's caches over IPC at once.
+  const notifyPeer = process.send ? (invalidate: InvalidationEvent) => void process.send?.({ invalidate } satisfies WorkerMessage) : undefined;
+  g[GLOBAL_KEY] ??= createServices(loadConfig(), { gateway: false, notifyPeer });
   return g[GLOBAL_KEY];
-}
-
-export function setServices(services: Promise<Services>): void {
-  (globalThis as WithServices)[GLOBAL_KEY] = services;
 }

@@ -30,9 +30,10 @@ export type Invalidation = ReturnType<typeof createInvalidation>;
 
 /**
  * Tells every instance sharing the database that a key or user changed, so caches on all of them drop it.
- * FerretDB has no change streams, so instances poll a small collection instead.
+ * FerretDB has no change streams, so instances poll a small collection instead. `notifyPeer` reaches the
+ * gateway process beside this one (the website runs in a child process) without waiting for a poll.
  */
-export function createInvalidation(db: Connection, pollMs: number, log: Logger) {
+export function createInvalidation(db: Connection, pollMs: number, log: Logger, notifyPeer?: (e: InvalidationEvent) => void) {
   const Invalidation = modelOn(db, 'Invalidation', invalidationSchema);
   const listeners = new Set<(e: InvalidationEvent) => void>();
   let timer: NodeJS.Timeout | undefined;
@@ -51,11 +52,14 @@ export function createInvalidation(db: Connection, pollMs: number, log: Logger) 
   }
 
   return {
-    /** Drops the entry here at once and on every other instance within one poll. */
+    /** Drops the entry here and in the peer process at once, and on every other instance within one poll. */
     async publish(kind: InvalidationKind, id: string): Promise<void> {
       emit({ kind, id });
+      notifyPeer?.({ kind, id });
       await Invalidation.create({ kind, id, at: new Date() });
     },
+    /** An event the peer process published. */
+    receive: emit,
     subscribe(fn: (e: InvalidationEvent) => void): () => void {
       listeners.add(fn);
       return () => listeners.delete(fn);

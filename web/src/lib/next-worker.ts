@@ -1,0 +1,157 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Pool } from 'undici';
+import type { InvalidationEvent } from '../modules/invalidation';
+import type { Logger } from './logger';
+
+/** What the website process tells the gateway's: that it is listening, and what changed. */
+export type WorkerMessage = 'ready' | { invalidate: InvalidationEvent };
+
+export interface NextWorker {
+  /** Relays a website request to the Next process and its answer back, streamed both ways. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** WebSocket upgrades (Next's dev reload). */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+  close(graceMs: number): Promise<void>;
+}
+
+// Hop-by-hop headers belong to one connection, not to the request (RFC 9110 §7.6.1); undici refuses some.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate']);
+const RESTART_DELAY_MS = 1_000;
+
+function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  return out;
+}
+
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify({ error: { code, message } });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers }).end(body);
+}
+
+/** Request bodies pass through as they arrive, cut off once they exceed what any website route accepts. */
+async function* capped(req: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new Error('request body too large');
+    yield chunk;
+  }
+}
+
+/**
+ * Runs Next in a child process on a private Unix socket. The gateway's process then carries none of
+ * Next's memory, async-context hooks or rendering work on its hot path, and a website crash cannot take
+ * streams in flight down with it: the worker is started again.
+ */
+export async function startNextWorker(opts: {
+  entry: string;
+  dev: boolean;
+  maxBodyBytes: number;
+  log: Logger;
+  onInvalidate(e: InvalidationEvent): void;
+}): Promise<NextWorker> {
+  const dir = mkdtempSync(join(tmpdir(), 'glmgw-next-'));
+  const socketPath = join(dir, 'next.sock');
+  const pool = new Pool('http://localhost', { socketPath, connections: 128, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 });
+  let child: ChildProcess | null = null;
+  let up = false;
+  let everUp = false;
+  let closing = false;
+
+  /** Starts the worker; once it has been up, a worker that exits is started again after a pause. */
+  function spawnWorker(): Promise<void> {
+    const proc = fork(opts.entry, [socketPath, ...(opts.dev ? ['--dev'] : [])], { stdio: 'inherit' });
+    child = proc;
+    return new Promise((resolve, reject) => {
+      proc.on('message', (m: WorkerMessage) => {
+        if (m !== 'ready') return opts.onInvalidate(m.invalidate);
+        up = everUp = true;
+        resolve();
+      });
+      proc.once('exit', (code, signal) => {
+        up = false;
+        if (closing) return;
+        if (!everUp) return reject(new Error(`the website process exited with ${code ?? signal} while starting`));
+        opts.log.error({ code, signal }, 'website process exited; starting it again');
+        setTimeout(() => void spawnWorker(), RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+
+  await spawnWorker();
+
+  return {
+    async handle(req, res) {
+      const method = req.method ?? 'GET';
+      // Methods Next cannot turn into a fetch Request (it answers them with 500).
+      if (method === 'TRACE' || method === 'TRACK' || method === 'CONNECT') {
+        return refuse(res, 405, 'method_not_allowed', `${method} is not supported.`, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' });
+      }
+      try {
+        decodeURIComponent((req.url ?? '/').split('?', 1)[0] ?? '/');
+      } catch {
+        return refuse(res, 400, 'invalid_path', 'The request path is not valid percent-encoding.');
+      }
+      if (Number(req.headers['content-length']) > opts.maxBodyBytes) {
+        return refuse(res, 413, 'request_too_large', `Request bodies on this site are limited to ${opts.maxBodyBytes} bytes.`, { connection: 'close' });
+      }
+      if (!up) return refuse(res, 503, 'website_unavailable', 'The website is restarting; retry in a moment.', { 'retry-after': '1' });
+
+      const headers = endToEnd(req.headers);
+      // What Next would have read from the socket had the client reached it directly.
+      headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+      const abort = new AbortController();
+      res.once('close', () => abort.abort());
+      try {
+        const answer = await pool.request({ path: req.url ?? '/', method: method as 'GET', headers, body: hasBody ? Readable.from(capped(req, opts.maxBodyBytes)) : null, signal: abort.signal });
+        res.writeHead(answer.statusCode, endToEnd(answer.headers));
+        await pipeline(answer.body, res);
+      } catch (err) {
+        if (abort.signal.aborted) return; // the client left; undici has dropped the request to Next
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const tooLarge = err instanceof Error && err.message === 'request body too large';
+        if (tooLarge) return refuse(res, 413, 'request_too_large', `Request bodies on this site are limited to ${opts.maxBodyBytes} bytes.`, { connection: 'close' });
+        opts.log.warn({ err: String(err), path: (req.url ?? '').split('?', 1)[0] }, 'website request failed');
+        refuse(res, 502, 'website_unavailable', 'The website did not answer; retry in a moment.', { 'retry-after': '1' });
+      }
+    },
+
+    upgrade(req, socket, head) {
+      const upstream = connect(socketPath, () => {
+        const lines = [`${req.method} ${req.url} HTTP/1.1`];
+        for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+        upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length) upstream.write(head);
+        socket.pipe(upstream).pipe(socket);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    },
+
+    async close(graceMs) {
+      closing = true;
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
