@@ -63,7 +63,7 @@ export async function createServices(config: Config, opts: { gateway: boolean; n
     const limiter = createRateLimiter(db, log);
     invalidation.start();
     const handle = createGatewayHandler({
-      authenticate: createAuthenticator({ keys, users, invalidation, ttlMs: config.AUTH_CACHE_TTL_MS, creditBalance: (u) => credits.balance(u._id, u.limits.dailyTokens) }),
+      authenticate: createAuthenticator({ keys, users, invalidation, ttlMs: config.AUTH_CACHE_TTL_MS, creditBalance: (userId, dailyTokens) => credits.balance(userId, dailyTokens) }),
       limiter,
       catalog: createModelCatalog(config.MODELS, upstream.configured ? upstream.listModels : async () => [], log),
       upstream,

@@ -40,9 +40,10 @@ export function createCredits(db: Connection, dailyUsage: (userId: string, fromD
     },
 
     /** Tokens left to spend today beyond the daily limit: grants minus what earlier days used past their limit. */
-    async balance(userId: string, dailyTokens: number, now = new Date()): Promise<number> {
+    async balance(userId: string, dailyLimit: number | Promise<number>, now = new Date()): Promise<number> {
       const grants = await Grant.find({ userId }).sort({ at: 1 }).lean<CreditGrantDoc[]>();
       if (grants.length === 0) return 0;
+      const dailyTokens = await dailyLimit;
       const granted = grants.reduce((n, g) => n + g.tokens, 0);
       const today = utcDay(now);
       const perDay = await dailyUsage(userId, utcDay(grants[0]!.at));

@@ -24,8 +24,8 @@ export function createAuthenticator(deps: {
   keys: Pick<KeyService, 'findByHash'>;
   users: Pick<UserService, 'findById'>;
   invalidation: Invalidation;
-  /** Granted tokens the user may spend today beyond the daily limit. */
-  creditBalance(user: UserDoc): Promise<number>;
+  /** Granted tokens the user may spend today beyond the daily limit (which is needed only once grants exist). */
+  creditBalance(userId: string, dailyTokens: Promise<number>): Promise<number>;
   ttlMs: number;
 }): Authenticator {
   const cache = new LRUCache<string, Cached>({ max: 50_000, ttl: Math.max(1, deps.ttlMs) });
@@ -39,8 +39,11 @@ export function createAuthenticator(deps: {
 
   async function load(hash: string): Promise<Cached> {
     const key = await deps.keys.findByHash(hash);
-    const user = key ? await deps.users.findById(key.userId) : null;
-    return { key, user, credits: user ? await deps.creditBalance(user) : 0 };
+    if (!key) return { key, user: null, credits: 0 };
+    // The user and their credit grants at once: a key seen for the first time costs two round trips in a row.
+    const user = deps.users.findById(key.userId);
+    const [found, credits] = await Promise.all([user, deps.creditBalance(key.userId, user.then((u) => u?.limits.dailyTokens ?? 0))]);
+    return { key, user: found, credits: found ? credits : 0 };
   }
 
   return async (authorization) => {

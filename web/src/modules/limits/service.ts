@@ -46,6 +46,8 @@ interface Lease {
   waiting: number;
   /** Returns and overdrafts of this lease still being written; a claim reads the budget only after them. */
   writes: Promise<unknown>;
+  /** The budget as this lease last saw it (or left it): units in use at most, and the highest slice index. */
+  seen: { used: number; lastIndex: number };
 }
 
 const MINUTE = 60_000;
@@ -56,7 +58,7 @@ const EMPTY_RECHECK_MS = 250;
 
 /**
  * Limits that hold across every instance sharing the database. Each instance claims a slice of a budget
- * (one read and one insert) and spends it locally, so most requests cost no database round trip. A slice is
+ * (usually one insert) and spends it locally, so most requests cost no database round trip. A slice is
  * small against the limit, so budget claimed but unspent on another instance can only make us stricter.
  */
 export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
@@ -64,45 +66,51 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   const rpmLeases = new Map<string, Lease>();
   const tokenLeases = new Map<string, Lease>();
 
-  async function insertSlice(budget: string, grant: number, expiresAt: Date, slices: Pick<SliceDoc, 'index'>[]): Promise<string | null> {
-    const index = slices.reduce((max, s) => Math.max(max, s.index), -1) + 1;
-    const id = `${budget}#${index}`;
+  /** Re-reads the budget: every slice index is taken in order, so the highest one and the sum say it all. */
+  async function look(lease: Lease): Promise<void> {
+    const slices = await Slice.find({ budget: lease.budget }, { index: 1, grant: 1 }).lean<SliceDoc[]>();
+    lease.seen = { used: slices.reduce((n, x) => n + x.grant, 0), lastIndex: slices.reduce((max, x) => Math.max(max, x.index), -1) };
+  }
+
+  /**
+   * Takes the next slice index for `grant` units. Indices are only ever taken as "one past the highest seen"
+   * and grants only ever lowered, so when the insert succeeds nobody took budget since the lease last looked,
+   * and what it saw is an upper bound of what is in use: a claim usually costs one insert, no read.
+   */
+  async function insertSlice(lease: Lease, grant: number, expiresAt: Date): Promise<string | null> {
+    const index = lease.seen.lastIndex + 1;
+    const id = `${lease.budget}#${index}`;
     try {
-      await Slice.create({ _id: id, budget, index, grant, expiresAt });
-      return id;
+      await Slice.create({ _id: id, budget: lease.budget, index, grant, expiresAt });
     } catch (err) {
-      if (isDuplicateKeyError(err)) return null; // another instance claimed this index first: look again
+      if (isDuplicateKeyError(err)) return null; // another instance took this index first: look again
       throw err;
     }
+    lease.seen = { used: lease.seen.used + grant, lastIndex: index };
+    lease.slices.push({ id, grant });
+    return id;
   }
 
   /** Claims up to `want` units of `budget` without passing `limit`; adds them to the lease. */
   async function claim(lease: Lease, limit: number, want: number, expiresAt: Date): Promise<number> {
+    let looked = false;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const slices = await Slice.find({ budget: lease.budget }, { index: 1, grant: 1 }).lean<SliceDoc[]>();
-      const used = slices.reduce((n, s) => n + s.grant, 0);
-      const grant = Math.min(want, limit - used);
-      if (grant <= 0) return 0;
-      const id = await insertSlice(lease.budget, grant, expiresAt, slices);
-      if (id) {
-        lease.slices.push({ id, grant });
+      const grant = Math.min(want, limit - lease.seen.used);
+      if (grant > 0 && (await insertSlice(lease, grant, expiresAt))) {
         lease.granted += grant;
         return grant;
       }
+      // Empty by what the lease last saw (others may have handed budget back since), or beaten to the index.
+      if (grant <= 0 && looked) return 0;
+      await look(lease);
+      looked = true;
     }
     return 0;
   }
 
   /** Books tokens already spent beyond the lease, whatever the limit: the budget must show the truth. */
   async function bookOverdraft(lease: Lease, amount: number, expiresAt: Date): Promise<void> {
-    for (;;) {
-      const slices = await Slice.find({ budget: lease.budget }, { index: 1 }).lean<SliceDoc[]>();
-      const id = await insertSlice(lease.budget, amount, expiresAt, slices);
-      if (id) {
-        lease.slices.push({ id, grant: amount });
-        return;
-      }
-    }
+    while (!(await insertSlice(lease, amount, expiresAt))) await look(lease);
   }
 
   /** Hands back what this instance claimed beyond `keep` uncommitted units, by lowering its own slices. */
@@ -147,7 +155,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   function leaseFor(leases: Map<string, Lease>, id: string, budget: string): Lease {
     let l = leases.get(id);
     if (!l || l.budget !== budget) {
-      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0, writes: Promise.resolve() };
+      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0, writes: Promise.resolve(), seen: { used: 0, lastIndex: -1 } };
       leases.set(id, l);
     }
     return l;
@@ -196,17 +204,23 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     async admit(s, tokens, now = new Date()) {
       const t = now.getTime();
       const minute = Math.floor(t / MINUTE);
+      const day = utcDay(now);
       const rpm = leaseFor(rpmLeases, s.keyId, `rpm:${s.keyId}:${minute}`);
+      const budget = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
       rpm.touchedAt = t;
-      if ((await reserve(rpm, s.rpm, Math.ceil(s.rpm / 20), 1, new Date((minute + 2) * MINUTE), false)) === 0) {
+      budget.touchedAt = t;
+      // Both budgets at once: a key's first request of a minute costs one round trip, not two in a row.
+      const [admitted, held] = await Promise.all([
+        reserve(rpm, s.rpm, Math.ceil(s.rpm / 20), 1, new Date((minute + 2) * MINUTE), false),
+        reserve(budget, s.dailyTokens, tokenSlice(s), Math.max(1, tokens), tokenExpiry(day), true),
+      ]);
+      // A refused request counts against neither budget.
+      if (admitted === 0) {
+        budget.committed -= held;
         return { ok: false, reason: 'rpm', retryAfterSec: Math.max(1, Math.ceil(((minute + 1) * MINUTE - t) / 1000)) };
       }
-      const day = utcDay(now);
-      const budget = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
-      budget.touchedAt = t;
-      const held = await reserve(budget, s.dailyTokens, tokenSlice(s), Math.max(1, tokens), tokenExpiry(day), true);
       if (held === 0) {
-        rpm.committed -= 1; // refused requests do not count against the minute
+        rpm.committed -= 1;
         return { ok: false, reason: 'daily_tokens', retryAfterSec: Math.max(1, Math.ceil((Date.parse(day) + DAY - t) / 1000)) };
       }
       return { ok: true, held, day };
