@@ -21,6 +21,12 @@ async function main(): Promise<void> {
   const handle = app.getRequestHandler();
   const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
+  // Next's uncaughtException handler would keep a worker that cannot listen alive and never ready; exiting
+  // lets the parent start another.
+  server.once('error', (err) => {
+    process.stderr.write(`website process cannot listen: ${err.message}\n`);
+    process.exit(1);
+  });
   server.listen(socketPath, () => process.send?.('ready' satisfies WorkerMessage));
   // The parent decides when the website stops: after its own connections have drained.
   process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,10 +1,11 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './src/config';
 import { createLogger } from './src/lib/logger';
-import { startNextWorker } from './src/lib/next-worker';
+import { refuseConnect, refuseUnparsed, startNextWorker } from './src/lib/next-worker';
 import { gatewayRoute } from './src/modules/gateway';
 import { createServices } from './src/services';
 
@@ -22,13 +23,14 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function main(): Promise<void> {
   const webDir = dirname(fileURLToPath(import.meta.url));
   const config = loadConfig(process.env, webDir);
+  const dev = process.argv.includes('--dev');
   // The website runs in its own process (see next-worker.ts), started while this one connects.
   const starting = createServices(config, { gateway: true });
   const [services, website] = await Promise.all([
     starting,
     startNextWorker({
       entry: join(webDir, 'next-worker.ts'),
-      dev: process.argv.includes('--dev'),
+      dev,
       maxBodyBytes: WEBSITE_MAX_BODY_BYTES,
       log: createLogger(config.LOG_LEVEL),
       onInvalidate: (e) => void starting.then((s) => s.invalidation.receive(e)),
@@ -60,7 +62,11 @@ async function main(): Promise<void> {
     void website.handle(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  server.on('upgrade', website.upgrade);
+  // Development only (Next's reload socket): with an 'upgrade' listener Node hands it every request that
+  // offers an upgrade, so `curl --http2` (an h2c offer) to /v1 hung; without one they are plain requests.
+  if (dev) server.on('upgrade', website.upgrade);
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseConnect(socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => refuseUnparsed(err, socket, (sockets.get(socket) ?? 0) > 0));
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, 0);
     socket.once('close', () => sockets.delete(socket));

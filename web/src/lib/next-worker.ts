@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import type { InvalidationEvent } from '../modules/invalidation';
@@ -22,7 +22,9 @@ export interface NextWorker {
 }
 
 // Hop-by-hop headers belong to one connection, not to the request (RFC 9110 §7.6.1); undici refuses some.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate']);
+// So is `expect: 100-continue` by the time the request is relayed: Node has already answered it, and undici
+// refuses to send it (curl asks for it on larger uploads, which got a 502).
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'expect']);
 const RESTART_DELAY_MS = 1_000;
 
 function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
@@ -31,9 +33,50 @@ function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[
   return out;
 }
 
-function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+function refusal(code: string, message: string, headers: Record<string, string>): { body: string; headers: Record<string, string | number> } {
   const body = JSON.stringify({ error: { code, message } });
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers }).end(body);
+  return { body, headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers } };
+}
+
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const r = refusal(code, message, headers);
+  res.writeHead(status, r.headers).end(r.body);
+}
+
+/** For what Node hands over as a bare socket, with no response object to answer on. */
+function refuseOnSocket(socket: Duplex, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  const r = refusal(code, message, { ...headers, connection: 'close' });
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, ...Object.entries(r.headers).map(([name, value]) => `${name}: ${value}`)];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${r.body}`, () => socket.destroy());
+}
+
+const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/** Node gives CONNECT its own event, and without a listener drops the connection unanswered. */
+export function refuseConnect(socket: Duplex): void {
+  refuseOnSocket(socket, 405, 'method_not_allowed', 'CONNECT is not supported.', { allow: ALLOW });
+}
+
+// Requests Node's parser refuses before any request object exists: a method it does not know (TRACK)
+// would otherwise get an empty 400.
+const UNPARSED: Record<string, [status: number, code: string, message: string]> = {
+  HPE_INVALID_METHOD: [405, 'method_not_allowed', 'This request method is not supported.'],
+  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'The request headers are too large.'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'request_too_large', 'The request body has chunk extensions that are too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request did not arrive in time.'],
+};
+
+/**
+ * A server's `clientError` listener. `busy` says a request is running on the socket: an answer written now
+ * could land inside its response, so the socket is only closed, as Node itself does once it has answered.
+ */
+export function refuseUnparsed(err: NodeJS.ErrnoException, socket: Duplex, busy: boolean): void {
+  if (busy || !socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = UNPARSED[err.code ?? ''] ?? [400, 'bad_request', 'The request is not valid HTTP.'];
+  refuseOnSocket(socket, status, code, message, status === 405 ? { allow: ALLOW } : {});
 }
 
 /** Request bodies pass through as they arrive, cut off once they exceed what any website route accepts. */
@@ -68,6 +111,8 @@ export async function startNextWorker(opts: {
 
   /** Starts the worker; once it has been up, a worker that exits is started again after a pause. */
   function spawnWorker(): Promise<void> {
+    // A worker that crashed leaves its socket file behind, and listen() refuses a path that exists.
+    rmSync(socketPath, { force: true });
     const proc = fork(opts.entry, [socketPath, ...(opts.dev ? ['--dev'] : [])], { stdio: 'inherit' });
     child = proc;
     return new Promise((resolve, reject) => {
@@ -81,7 +126,9 @@ export async function startNextWorker(opts: {
         if (closing) return;
         if (!everUp) return reject(new Error(`the website process exited with ${code ?? signal} while starting`));
         opts.log.error({ code, signal }, 'website process exited; starting it again');
-        setTimeout(() => void spawnWorker(), RESTART_DELAY_MS).unref();
+        setTimeout(() => {
+          if (!closing) void spawnWorker();
+        }, RESTART_DELAY_MS).unref();
       });
     });
   }
@@ -91,9 +138,10 @@ export async function startNextWorker(opts: {
   return {
     async handle(req, res) {
       const method = req.method ?? 'GET';
-      // Methods Next cannot turn into a fetch Request (it answers them with 500).
-      if (method === 'TRACE' || method === 'TRACK' || method === 'CONNECT') {
-        return refuse(res, 405, 'method_not_allowed', `${method} is not supported.`, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' });
+      // Next cannot turn TRACE into a fetch Request (it answers it with 500). TRACK and CONNECT never get
+      // this far: see refuseUnparsed and refuseConnect.
+      if (method === 'TRACE') {
+        return refuse(res, 405, 'method_not_allowed', `${method} is not supported.`, { allow: ALLOW });
       }
       try {
         decodeURIComponent((req.url ?? '/').split('?', 1)[0] ?? '/');
