@@ -11,6 +11,8 @@ export interface FakeClerk {
   sessionToken(clerkId: string, opts?: { azp?: string; expiresIn?: string; claims?: Record<string, unknown> }): Promise<string>;
   /** Signs a delivery exactly as svix does; `at` moves the timestamp (for stale-delivery tests). */
   sign(payload: unknown, opts?: { id?: string; at?: Date }): { body: string; headers: Record<string, string> };
+  /** What Clerk's Frontend API hands back at the end of a sign-in handshake: the cookies the app is to set. */
+  handshakeToken(cookies: string[]): Promise<string>;
 }
 
 const FRONTEND_API = 'clerk.glm-gateway.test';
@@ -28,6 +30,7 @@ export async function createFakeClerk(): Promise<FakeClerk> {
       KEY_SEALING_SECRET: randomBytes(32).toString('base64'),
     },
     sessionToken: (clerkId, opts = {}) => mint(privateKey, clerkId, opts),
+    handshakeToken: (cookies) => new SignJWT({ handshake: cookies }).setProtectedHeader({ alg: 'RS256', kid: 'ins_test', typ: 'JWT' }).sign(privateKey),
     sign(payload, opts = {}) {
       const id = opts.id ?? `msg_${randomBytes(12).toString('hex')}`;
       const at = opts.at ?? new Date();

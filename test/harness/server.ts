@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freePort } from './ports';
 
@@ -60,4 +61,38 @@ export async function startServer(env: Record<string, string>, host = '127.0.0.1
       return exited;
     },
   };
+}
+
+/** A process's own children, read from /proc (Linux), each with its command line. */
+function childrenOf(pid: number): { pid: number; cmdline: string }[] {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return ''; // the process or thread has just gone
+    }
+  };
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const pids = tasks.flatMap((t) => read(`/proc/${pid}/task/${t}/children`).split(' ').filter(Boolean).map(Number));
+  return pids.map((p) => ({ pid: p, cmdline: read(`/proc/${p}/cmdline`).replaceAll('\0', ' ') }));
+}
+
+/** The pid of the server's website process (web/next-worker.ts), or undefined while it has none. */
+export function websitePid(server: RunningServer): number | undefined {
+  return childrenOf(server.pid).find((c) => c.cmdline.includes('next-worker'))?.pid;
+}
+
+/** Whether a process is still running (a zombie waiting to be reaped counts as gone). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
