@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import { apiErrorSchema, issuedKeySchema } from '@glm-gateway/shared';
 import { domain, provision } from './harness/accounts';
 import { chat, parseEvents } from './harness/client';
 import { createFakeClerk, type FakeClerk } from './harness/clerk';
 import { startStack, type Stack } from './harness/context';
-import { isRunning, websitePid, type RunningServer } from './harness/server';
+import { isRunning, websiteProcess, type RunningServer } from './harness/server';
 import { usageRows } from './harness/usage';
 import { waitFor } from './reliability/expect';
 
@@ -142,7 +144,7 @@ describe('the website runs in its own process behind the gateway\'s server', fun
     it('gateway streams finish and are metered, /v1 answers, the website says 503 with retry-after and comes back by itself', async function () {
       this.timeout(45_000);
       const account = await provision(services, { rpm: 1_000 });
-      const before = websitePid(server);
+      const before = websiteProcess(server)?.pid;
       assert.ok(before, 'the server runs its website in a child process');
 
       // 40 chunks, 50 ms apart: the stream outlives the website's crash and most of its restart.
@@ -182,7 +184,7 @@ describe('the website runs in its own process behind the gateway\'s server', fun
 
       const back = await waitFor(() => websiteHealth(url), (h) => h.status === 200, 20_000, 100);
       assert.equal(back.status, 200, 'the website is back by itself');
-      const after = websitePid(server);
+      const after = websiteProcess(server)?.pid;
       assert.ok(after && after !== before, 'a new website process runs');
       assert.match(server.output(), /website process exited; starting it again/);
     });
@@ -266,23 +268,25 @@ describe('the website runs in its own process behind the gateway\'s server', fun
   });
 
   describe('shutdown', () => {
-    it('SIGTERM stops the website process too, and none is left behind', async function () {
+    it('SIGTERM stops the website process too, and leaves neither it nor its socket behind', async function () {
       this.timeout(45_000);
       const extra = await stack.addServer();
-      const pid = websitePid(extra);
-      assert.ok(pid && isRunning(pid));
+      const website = websiteProcess(extra);
+      assert.ok(website && isRunning(website.pid) && existsSync(website.socketPath));
       assert.equal(await extra.stop('SIGTERM'), 0);
-      assert.equal(isRunning(pid), false, 'the website process exited before the server did');
+      assert.equal(isRunning(website.pid), false, 'the website process exited before the server did');
+      assert.equal(existsSync(dirname(website.socketPath)), false, 'the private socket directory is removed');
     });
 
-    it('a server killed outright takes its website process with it', async function () {
+    it('a server killed outright takes its website process and its socket with it', async function () {
       this.timeout(45_000);
       const extra = await stack.addServer();
-      const pid = websitePid(extra);
-      assert.ok(pid && isRunning(pid));
+      const website = websiteProcess(extra);
+      assert.ok(website && isRunning(website.pid));
       await extra.stop('SIGKILL');
-      const running = await waitFor(async () => isRunning(pid), (r) => !r, 10_000);
+      const running = await waitFor(async () => isRunning(website.pid), (r) => !r, 10_000);
       assert.equal(running, false, 'the orphaned website process exits on its own');
+      assert.equal(existsSync(dirname(website.socketPath)), false, 'and removes the socket directory nobody else will');
     });
   });
 });

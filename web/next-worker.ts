@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,12 @@ import type { WorkerMessage } from './src/lib/next-worker';
 async function main(): Promise<void> {
   const socketPath = process.argv[2];
   if (!socketPath || !process.send) throw new Error('next-worker is started by web/server.ts');
+  // The parent died without stopping this process (killed outright, perhaps while this one was starting):
+  // nobody else will stop it or remove the private socket directory.
+  process.on('disconnect', () => {
+    rmSync(dirname(socketPath), { recursive: true, force: true });
+    process.exit(0);
+  });
   const webDir = dirname(fileURLToPath(import.meta.url));
   const config = loadConfig(process.env, webDir);
   // No `hostname`: with one set, Clerk's same-URL rewrite looks external to Next (localhost vs the bound
@@ -31,7 +38,6 @@ async function main(): Promise<void> {
   // The parent decides when the website stops: after its own connections have drained.
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
   process.on('SIGINT', () => undefined);
-  process.on('disconnect', () => process.exit(0));
 }
 
 main().catch((err: unknown) => {

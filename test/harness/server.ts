@@ -64,7 +64,7 @@ export async function startServer(env: Record<string, string>, host = '127.0.0.1
 }
 
 /** A process's own children, read from /proc (Linux), each with its command line. */
-function childrenOf(pid: number): { pid: number; cmdline: string }[] {
+function childrenOf(pid: number): { pid: number; args: string[] }[] {
   const read = (path: string) => {
     try {
       return readFileSync(path, 'utf8');
@@ -79,12 +79,16 @@ function childrenOf(pid: number): { pid: number; cmdline: string }[] {
     return [];
   }
   const pids = tasks.flatMap((t) => read(`/proc/${pid}/task/${t}/children`).split(' ').filter(Boolean).map(Number));
-  return pids.map((p) => ({ pid: p, cmdline: read(`/proc/${p}/cmdline`).replaceAll('\0', ' ') }));
+  return pids.map((p) => ({ pid: p, args: read(`/proc/${p}/cmdline`).split('\0') }));
 }
 
-/** The pid of the server's website process (web/next-worker.ts), or undefined while it has none. */
-export function websitePid(server: RunningServer): number | undefined {
-  return childrenOf(server.pid).find((c) => c.cmdline.includes('next-worker'))?.pid;
+/** The server's website process (web/next-worker.ts) and the Unix socket it listens on, while it has one. */
+export function websiteProcess(server: RunningServer): { pid: number; socketPath: string } | undefined {
+  for (const child of childrenOf(server.pid)) {
+    const entry = child.args.findIndex((a) => a.endsWith('next-worker.ts'));
+    if (entry >= 0) return { pid: child.pid, socketPath: child.args[entry + 1] ?? '' };
+  }
+  return undefined;
 }
 
 /** Whether a process is still running (a zombie waiting to be reaped counts as gone). */
