@@ -1,6 +1,6 @@
 // The load generator, run as its own process: reads JSON options on stdin, prints one JSON result.
-// Closed loop: `connections` workers each send one request after another for `seconds`, or until `requests`
-// have been sent; or, with `streams`, that many streaming requests at once, each once.
+// Closed loop: `connections` workers each send one request after another for `seconds`; or, with `streams`,
+// that many streaming requests, each once.
 import { text } from 'node:stream/consumers';
 import { Pool } from 'undici';
 
@@ -9,12 +9,12 @@ export interface LoadOptions {
   path: string;
   connections: number;
   seconds: number;
-  /** Stop after this many requests instead of after `seconds`. */
-  requests?: number;
   keys: string[];
   stream: boolean;
   chunks: number;
   streams?: number;
+  /** With `streams`: start them evenly over this many ms rather than all in the same instant. */
+  rampMs?: number;
   delayMs?: number;
 }
 
@@ -73,13 +73,13 @@ async function run(o: LoadOptions): Promise<LoadResult> {
 
   const started = performance.now();
   if (o.streams) {
-    await Promise.all(Array.from({ length: o.streams }, () => one().catch(() => void errors++)));
+    const gap = (o.rampMs ?? 0) / o.streams;
+    await Promise.all(Array.from({ length: o.streams }, (_, i) => new Promise((r) => setTimeout(r, i * gap)).then(one).catch(() => void errors++)));
   } else {
     const deadline = started + o.seconds * 1000;
-    const more = () => (o.requests === undefined ? performance.now() < deadline : sent < o.requests);
     await Promise.all(
       Array.from({ length: o.connections }, async () => {
-        while (more()) await one().catch(() => void errors++);
+        while (performance.now() < deadline) await one().catch(() => void errors++);
       }),
     );
   }
