@@ -1,3 +1,4 @@
+import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Logger } from '../../lib/logger';
 import { utcDay } from '../../lib/ids';
 import type { Connection } from '../db';
@@ -113,19 +114,28 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     while (!(await insertSlice(lease, amount, expiresAt))) await look(lease);
   }
 
-  /** Hands back what this instance claimed beyond `keep` uncommitted units, by lowering its own slices. */
-  async function giveBack(lease: Lease, keep = 0): Promise<void> {
+  /** Lowers this lease's own slices to hand back what it claimed beyond `keep` uncommitted units; returns the writes. */
+  function returnOps(lease: Lease, keep = 0): AnyBulkWriteOperation<SliceDoc>[] {
     let excess = lease.granted - lease.committed - keep;
-    const writes: Promise<unknown>[] = [];
+    const ops: AnyBulkWriteOperation<SliceDoc>[] = [];
     for (let i = lease.slices.length - 1; i >= 0 && excess > 0; i--) {
       const slice = lease.slices[i]!;
       const cut = Math.min(excess, slice.grant);
       slice.grant -= cut;
       excess -= cut;
       lease.granted -= cut;
-      writes.push(Slice.updateOne({ _id: slice.id }, { $set: { grant: slice.grant } }));
+      ops.push({ updateOne: { filter: { _id: slice.id }, update: { $set: { grant: slice.grant } } } });
     }
-    await Promise.all(writes);
+    return ops;
+  }
+
+  /**
+   * Hands budget back in one ordered bulk write. Many concurrent single updates (thousands of idle leases
+   * returned at once) deadlock FerretDB 1.x's SQLite backend; one command at a time does not.
+   */
+  async function giveBack(leases: Lease[], keep = 0): Promise<void> {
+    const ops = leases.flatMap((l) => returnOps(l, keep));
+    if (ops.length > 0) await Slice.bulkWrite(ops, { ordered: true });
   }
 
   /** Commits `want` units from the lease, claiming more from the database as needed (one claim at a time). */
@@ -165,16 +175,22 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   const tokenSlice = (s: LimitSubject) => Math.ceil(s.dailyTokens / 50);
   const tokenExpiry = (day: string) => new Date(Date.parse(day) + 3 * DAY);
 
+  let sweeping: Promise<unknown> | undefined;
   const sweeper = setInterval(() => {
     const now = Date.now();
     const today = utcDay();
+    const idle: Lease[] = [];
     for (const [userId, l] of tokenLeases) {
       if (now - l.touchedAt < IDLE_RETURN_MS) continue;
       tokenLeases.delete(userId);
-      if (l.budget.endsWith(today)) void giveBack(l).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
+      if (l.budget.endsWith(today)) idle.push(l);
     }
+    void giveBack(idle).catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
     for (const [id, l] of rpmLeases) if (now - l.touchedAt > 2 * MINUTE) rpmLeases.delete(id);
-    void Slice.deleteMany({ expiresAt: { $lt: new Date(now) } }).catch(() => undefined);
+    // One sweep at a time: on a slow database, overlapping deletes pile up (and deadlock FerretDB 1.x).
+    sweeping ??= Slice.deleteMany({ expiresAt: { $lt: new Date(now) } })
+      .catch(() => undefined)
+      .finally(() => (sweeping = undefined));
   }, IDLE_RETURN_MS).unref();
 
   function settle(s: LimitSubject, hold: TokenHold, used: number, now = new Date()): void {
@@ -195,7 +211,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     } else if (l.granted - l.committed > 2 * tokenSlice(s)) {
       // A large hold came back unused: let other instances have it now rather than at the idle sweep.
       l.emptyAt = 0;
-      const returned = l.writes.then(() => giveBack(l, tokenSlice(s)));
+      const returned = l.writes.then(() => giveBack([l], tokenSlice(s)));
       l.writes = returned.catch((err: unknown) => log.warn({ err: String(err) }, 'lease return failed'));
     }
   }
@@ -230,7 +246,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
 
     async close() {
       clearInterval(sweeper);
-      await Promise.all([...tokenLeases.values()].map((l) => giveBack(l)));
+      await giveBack([...tokenLeases.values()]);
       tokenLeases.clear();
     },
   };
