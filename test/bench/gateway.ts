@@ -20,6 +20,7 @@ const here = import.meta.dirname;
 const out = resolve(here, 'out');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'json,stream,keys').split(','));
+const skipped: Record<string, string> = {};
 // Enough upstream connections for every concurrent stream, in the pass-through and the gateway alike.
 const UPSTREAM_CONNECTIONS = 2048;
 const children: ChildProcess[] = [];
@@ -47,16 +48,16 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 const db = await startTestDatabase();
+if (db.kind === 'ferretdb' && SCENARIOS.delete('keys')) {
+  // Measured here: with 10,000 users and keys stored, FerretDB 1.24 (SQLite) answers a find by key hash in
+  // ~140 ms (a scan), and within a minute of cold-key load every command waits for a SQLite connection that
+  // never frees (goroutine dump: a delete, two finds, three updates, all in database/sql's conn wait).
+  skipped.keys = 'needs MongoDB (set MONGODB_URI): FerretDB 1.x stalls under 10,000 cold keys';
+  process.stderr.write(`skipping the 10,000-key scenario: ${skipped.keys}\n`);
+}
 const mongoUri = `${db.uri}bench_${Date.now()}`;
 const upstream = await child(['upstream']);
 const passthrough = await child(['passthrough', upstream.baseUrl!], { UPSTREAM_AUTH: `Bearer ${upstream.apiKey}`, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS) });
-await mkdir(resolve(out, 'prof'), { recursive: true });
-const gateway = await startServer(
-  { MONGODB_URI: mongoUri, UPSTREAM_BASE_URL: upstream.baseUrl!, UPSTREAM_API_KEY: upstream.apiKey!, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS), LOG_LEVEL: 'warn', MODELS: 'glm-4.6' },
-  '127.0.0.1',
-  undefined,
-  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(out, 'prof')}`] : [],
-);
 const services = await createServices(loadConfig({ MONGODB_URI: mongoUri, LOG_LEVEL: 'silent' }), { gateway: false });
 
 let made = 0;
@@ -75,6 +76,18 @@ async function keys(count: number): Promise<string[]> {
   return secrets;
 }
 
+// Written before the gateway starts: FerretDB 1.x stalls on bulk inserts racing the gateway's own writes.
+const oneKey = await keys(1);
+const manyKeys = SCENARIOS.has('keys') ? await keys(10_000) : [];
+
+await mkdir(resolve(out, 'prof'), { recursive: true });
+const gateway = await startServer(
+  { MONGODB_URI: mongoUri, UPSTREAM_BASE_URL: upstream.baseUrl!, UPSTREAM_API_KEY: upstream.apiKey!, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS), LOG_LEVEL: 'warn', MODELS: 'glm-4.6' },
+  '127.0.0.1',
+  undefined,
+  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(out, 'prof')}`] : [],
+);
+
 /** Tokens the gateway has booked so far, once its batched writes have landed. */
 async function metered(): Promise<number> {
   await new Promise((r) => setTimeout(r, 1500));
@@ -82,7 +95,6 @@ async function metered(): Promise<number> {
   return rows.reduce((n, r) => n + Number(r.totalTokens), 0);
 }
 
-const oneKey = await keys(1);
 const targets = {
   direct: { url: upstream.url!, path: '/api/paas/v4/chat/completions', keys: [upstream.apiKey!] },
   passthrough: { url: passthrough.url!, path: '/chat/completions', keys: [upstream.apiKey!] },
@@ -131,7 +143,6 @@ if (SCENARIOS.has('stream')) {
 if (SCENARIOS.has('keys')) {
   // 10,000 keys of 10,000 users, taken in turn, each first seen during the run: a request authenticates and
   // claims limit budget from the database unless its key came round before, so the cache is no help early on.
-  const manyKeys = await keys(10_000);
   await onGateway('json-c50-gateway-10k-keys', { ...targets.gateway, keys: manyKeys, connections: 50, seconds: SECONDS * 4, stream: false, chunks: 20 });
 }
 
@@ -154,11 +165,12 @@ if (sg) {
   rows.push(`| gateway RSS, MB: idle / peak at 1,000 streams | | | ${n(r('idle-gateway')?.rssPeakMb)} / ${n(sg.rssPeakMb)} | |`);
 }
 const spread = r('json-c50-gateway-10k-keys');
+if (skipped.keys) rows.push(`| 10,000 keys in turn, 50 conn | | | skipped: ${skipped.keys} | |`);
 if (spread) rows.push(`| 10,000 keys in turn, 50 conn: req/s, p50 / p99 ms (keys seen for the first time: ${Math.min(spread.requests, 10_000)}) | | ${n(r('json-c50-passthrough')?.rps)} | ${n(spread.rps)}, ${n(spread.p50, 2)} / ${n(spread.p99, 2)} | ${ratio(spread.rps, r('json-c50-passthrough')?.rps)} |`);
 rows.push(`| errors (all gateway runs) | | | ${Object.entries(results).filter(([k]) => k.includes('gateway')).reduce((sum, [, v]) => sum + v.errors, 0)} | |`);
 rows.push(`| metering drift, tokens (booked − told to clients) | | | ${Object.entries(drift).map(([k, v]) => `${k}: ${v}`).join(', ')} | |`);
 
-await writeFile(resolve(out, 'result.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, database: db.kind, results, drift }, null, 2));
+await writeFile(resolve(out, 'result.json'), JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, database: db.kind, results, drift, skipped }, null, 2));
 await writeFile(resolve(out, 'result.md'), `${rows.join('\n')}\n`);
 process.stdout.write(`${rows.join('\n')}\n`);
 
