@@ -18,22 +18,9 @@ readonly APT_PACKAGES=(libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg
 
 log() { echo "code-server.sh: $*" >&2; }
 
-if [[ -f "$MARKER" && -f "$ENTRY" ]]; then
-  echo "$ENTRY"
-  exit 0
-fi
-
-mkdir -p "$CACHE_ROOT"
-# Two test processes starting at once must not both install; the second waits and then finds the marker.
-exec 9>"$CACHE_ROOT/.code-server-$VERSION.lock"
-if ! flock -n 9; then
-  log "another process is installing code-server $VERSION; waiting for it"
-  flock 9
-fi
-if [[ -f "$MARKER" && -f "$ENTRY" ]]; then
-  echo "$ENTRY"
-  exit 0
-fi
+# shellcheck source=cached-install.sh
+source "$(dirname "$0")/cached-install.sh"
+reuse_or_lock code-server "$VERSION" "$ENTRY" -f
 
 started=$SECONDS
 

@@ -13,22 +13,9 @@ readonly MARKER="$TARGET/.complete"
 
 log() { echo "schemathesis.sh: $*" >&2; }
 
-if [[ -f "$MARKER" && -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-
-mkdir -p "$CACHE_ROOT"
-# Two test processes starting at once must not both install; the second waits and then finds the marker.
-exec 9>"$CACHE_ROOT/.schemathesis-$VERSION.lock"
-if ! flock -n 9; then
-  log "another process is installing schemathesis $VERSION; waiting for it"
-  flock 9
-fi
-if [[ -f "$MARKER" && -x "$BIN" ]]; then
-  echo "$BIN"
-  exit 0
-fi
+# shellcheck source=cached-install.sh
+source "$(dirname "$0")/cached-install.sh"
+reuse_or_lock schemathesis "$VERSION" "$BIN" -x
 
 if ! command -v python3 >/dev/null 2>&1; then
   log "python3 is missing (Debian: apt-get install python3 python3-venv)"

@@ -1,0 +1,17 @@
+# Sourced by the tools' install scripts. The caller sets CACHE_ROOT and MARKER (written as the very last step
+# of an install; its presence is the only proof that an install is complete) and defines `log`.
+
+# reuse_or_lock NAME VERSION RESULT TEST: prints RESULT and exits when a complete install is there (`test TEST
+# RESULT` holds); otherwise takes the install lock, waiting while another process installs, and returns so
+# the caller installs. Two test processes starting at once must not both install.
+reuse_or_lock() {
+  local name=$1 version=$2 result=$3 check=$4
+  if [[ -f "$MARKER" ]] && test "$check" "$result"; then echo "$result"; exit 0; fi
+  mkdir -p "$CACHE_ROOT"
+  exec 9>"$CACHE_ROOT/.$name-$version.lock"
+  if ! flock -n 9; then
+    log "another process is installing $name $version; waiting for it"
+    flock 9
+  fi
+  if [[ -f "$MARKER" ]] && test "$check" "$result"; then echo "$result"; exit 0; fi
+}
