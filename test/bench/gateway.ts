@@ -21,8 +21,8 @@ const out = resolve(here, 'out');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'json,stream,keys').split(','));
 const skipped: Record<string, string> = {};
-// Enough upstream connections for every concurrent stream, in the pass-through and the gateway alike.
-const UPSTREAM_CONNECTIONS = 2048;
+// The pass-through gets as many upstream connections as the gateway has by default (UPSTREAM_CONNECTIONS).
+const UPSTREAM_CONNECTIONS = 4096;
 const children: ChildProcess[] = [];
 
 function child(args: string[], env: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -82,7 +82,7 @@ const manyKeys = SCENARIOS.has('keys') ? await keys(10_000) : [];
 
 await mkdir(resolve(out, 'prof'), { recursive: true });
 const gateway = await startServer(
-  { MONGODB_URI: mongoUri, UPSTREAM_BASE_URL: upstream.baseUrl!, UPSTREAM_API_KEY: upstream.apiKey!, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS), LOG_LEVEL: 'warn', MODELS: 'glm-4.6' },
+  { MONGODB_URI: mongoUri, UPSTREAM_BASE_URL: upstream.baseUrl!, UPSTREAM_API_KEY: upstream.apiKey!, LOG_LEVEL: 'warn', MODELS: 'glm-4.6' },
   '127.0.0.1',
   undefined,
   process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(out, 'prof')}`] : [],

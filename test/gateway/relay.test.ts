@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chatCompletionChunkSchema, chatCompletionSchema, modelListSchema, openAIErrorSchema } from '@glm-gateway/shared';
 import { domain, provision, type Account } from '../harness/accounts';
 import { startStack, type Stack } from '../harness/context';
-import { chat, readSse } from '../harness/client';
+import { chat, parseEvents, readSse } from '../harness/client';
 
 describe('gateway relay', function () {
   let stack: Stack;
@@ -24,6 +24,27 @@ describe('gateway relay', function () {
     assert.equal(body.choices[0]?.message.content, ' tok tok tok');
     assert.deepEqual(body.usage && { p: body.usage.prompt_tokens, c: body.usage.completion_tokens }, { p: 3, c: 3 });
     assert.match(res.headers.get('x-request-id') ?? '', /^req_/);
+  });
+
+  it('relays 300 streams at once without queueing any of them behind the others', async function () {
+    this.timeout(60_000);
+    const services = await domain(stack);
+    const busy = await provision(services, { rpm: 1_000, dailyTokens: 1_000_000_000 });
+    await services.close();
+    // Each stream sends one chunk and then stalls, holding its upstream connection: with too small an
+    // upstream pool the streams past its size would never start.
+    const aborts = Array.from({ length: 300 }, () => new AbortController());
+    const firsts = await Promise.all(
+      aborts.map(async (abort) => {
+        const res = await chat(stack.servers[0]!.url, busy.secret, { model: 'glm-4.6', stream: true, messages: [{ role: 'user', content: 'wait' }], fake: { chunks: 3, stallAfter: 1 } }, '/v1', {}, abort.signal);
+        // Read the first chunk and keep the stream open (reading on to the end would wait for the stall).
+        const { value } = await res.body!.getReader().read();
+        return parseEvents(new TextDecoder().decode(value))[0];
+      }),
+    );
+    assert.equal(stack.upstream.activeResponses(), 300, 'all 300 answers are open upstream at once');
+    aborts.forEach((a) => a.abort());
+    assert.equal(firsts.filter((e) => e && chatCompletionChunkSchema.parse(JSON.parse(e)).choices[0]?.delta?.content === ' tok').length, 300);
   });
 
   it('streams chunks as they arrive, in order, ending with [DONE]', async () => {

@@ -39,7 +39,8 @@ const envSchema = z.object({
   UPSTREAM_CONNECT_TIMEOUT_MS: intFrom(5_000, 1),
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: intFrom(60_000, 1),
   UPSTREAM_IDLE_TIMEOUT_MS: intFrom(120_000, 1),
-  UPSTREAM_CONNECTIONS: intFrom(256, 1),
+  // A stream holds its connection for its whole life: this caps the streams one instance relays at once.
+  UPSTREAM_CONNECTIONS: intFrom(4096, 1),
   MAX_REQUEST_BYTES: intFrom(4 * 1024 * 1024, 1024),
   MAX_RESPONSE_BYTES: intFrom(32 * 1024 * 1024, 1024),
   DEFAULT_RPM: intFrom(60, 1),
