@@ -63,6 +63,30 @@ describe('gateway limits across instances', function () {
     }
   });
 
+  it('a budget held by a running request refuses for seconds, not until midnight, and frees when it ends', async () => {
+    const a = await provision(services, { dailyTokens: 10_000, rpm: 1000 });
+    const url = stack.servers[0]!.url;
+    // This request may use the whole day: it holds all of it while its answer stalls after one chunk.
+    const abort = new AbortController();
+    const first = await chat(url, a.secret, { model: 'glm-4.6', stream: true, max_tokens: 10_000, messages: hi, fake: { chunks: 5, stallAfter: 1 } }, '/v1', {}, abort.signal);
+    const reader = first.body!.getReader();
+    await reader.read();
+
+    const refused = await chat(url, a.secret, { model: 'glm-4.6', max_tokens: 100, messages: hi });
+    assert.equal(refused.status, 429);
+    const retry = Number(refused.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 5, `Retry-After ${retry}`);
+    const body = openAIErrorSchema.parse(await refused.json());
+    assert.equal(body.error.code, 'rate_limit_exceeded');
+    assert.match(body.error.message, /held by your requests still running/);
+
+    abort.abort();
+    await usageRows(stack.db, a.userId, 1); // the stalled request is over and settled
+    const later = await chat(url, a.secret, { model: 'glm-4.6', max_tokens: 100, messages: hi });
+    assert.equal(later.status, 200);
+    await later.text();
+  });
+
   it('raising a user\'s limit takes effect without a restart', async () => {
     const a = await provision(services, { rpm: 2 });
     for (let i = 0; i < 2; i++) assert.equal((await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', messages: hi })).status, 200);

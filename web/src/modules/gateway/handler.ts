@@ -100,10 +100,12 @@ export function createGatewayHandler(deps: GatewayDeps) {
     const subject = { keyId: auth.principal.keyId, userId: auth.principal.userId, ...auth.principal.limits };
     const limit = await deps.limiter.admit(subject, reserve);
     if (!limit.ok) {
-      const failure =
-        limit.reason === 'rpm'
-          ? fail('rate_limit_exceeded', `Rate limit of ${subject.rpm} requests per minute reached for this key.`, limit.retryAfterSec)
-          : fail('daily_token_limit_exceeded', `Daily limit of ${subject.dailyTokens} tokens reached; it resets at 00:00 UTC.`, limit.retryAfterSec);
+      const failure = {
+        rpm: () => fail('rate_limit_exceeded', `Rate limit of ${subject.rpm} requests per minute reached for this key.`, limit.retryAfterSec),
+        daily_tokens: () => fail('daily_token_limit_exceeded', `Daily limit of ${subject.dailyTokens} tokens reached; it resets at 00:00 UTC.`, limit.retryAfterSec),
+        daily_tokens_held: () =>
+          fail('rate_limit_exceeded', `What is left of today's ${subject.dailyTokens} tokens is held by your requests still running; retry in a few seconds.`, limit.retryAfterSec),
+      }[limit.reason]();
       return sendFailure(res, failure, requestId);
     }
 

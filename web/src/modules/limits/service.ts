@@ -11,7 +11,11 @@ export interface TokenHold {
   day: string;
 }
 
-export type LimitDecision = ({ ok: true } & TokenHold) | { ok: false; reason: 'rpm' | 'daily_tokens'; retryAfterSec: number };
+/**
+ * Why a request is refused: `daily_tokens_held` when what is left of the day is held by this user's requests
+ * still running here, so it comes back within seconds (not at midnight) as they finish.
+ */
+export type LimitDecision = ({ ok: true } & TokenHold) | { ok: false; reason: 'rpm' | 'daily_tokens' | 'daily_tokens_held'; retryAfterSec: number };
 
 export interface LimitSubject {
   keyId: string;
@@ -38,6 +42,8 @@ interface Lease {
   granted: number;
   /** Spent plus held for requests still running. */
   committed: number;
+  /** Of `committed`, what requests still running hold. */
+  holding: number;
   touchedAt: number;
   /** The claim in flight, shared by every request waiting on this lease. */
   claiming?: Promise<number>;
@@ -56,6 +62,8 @@ const DAY = 86_400_000;
 const IDLE_RETURN_MS = 15_000;
 const CLAIM_ATTEMPTS = 12;
 const EMPTY_RECHECK_MS = 250;
+/** When the day's budget is only held by running requests: retry after a few seconds, as they finish. */
+const HELD_RETRY_SEC = 5;
 
 /**
  * Limits that hold across every instance sharing the database. Each instance claims a slice of a budget
@@ -165,7 +173,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   function leaseFor(leases: Map<string, Lease>, id: string, budget: string): Lease {
     let l = leases.get(id);
     if (!l || l.budget !== budget) {
-      l = { budget, slices: [], granted: 0, committed: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0, writes: Promise.resolve(), seen: { used: 0, lastIndex: -1 } };
+      l = { budget, slices: [], granted: 0, committed: 0, holding: 0, touchedAt: Date.now(), emptyAt: 0, waiting: 0, writes: Promise.resolve(), seen: { used: 0, lastIndex: -1 } };
       leases.set(id, l);
     }
     return l;
@@ -201,6 +209,7 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
     if (hold.day !== day) return;
     const l = leaseFor(tokenLeases, s.userId, tokenBudget(s.userId, day));
     l.committed += used - hold.held;
+    l.holding = Math.max(0, l.holding - hold.held);
     l.touchedAt = now.getTime();
     const overdraft = l.committed - l.granted;
     if (overdraft > 0) {
@@ -237,8 +246,10 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
       }
       if (held === 0) {
         rpm.committed -= 1;
+        if (budget.holding > 0) return { ok: false, reason: 'daily_tokens_held', retryAfterSec: HELD_RETRY_SEC };
         return { ok: false, reason: 'daily_tokens', retryAfterSec: Math.max(1, Math.ceil((Date.parse(day) + DAY - t) / 1000)) };
       }
+      budget.holding += held;
       return { ok: true, held, day };
     },
 
