@@ -15,3 +15,21 @@ reuse_or_lock() {
   fi
   if [[ -f "$MARKER" ]] && test "$check" "$result"; then echo "$result"; exit 0; fi
 }
+
+# use_apt PACKAGE...: defines `apt_get` (as root, or through sudo; output to stderr) for installing the named
+# Debian packages, or exits saying why they cannot be installed here.
+use_apt() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "missing packages ($*) and apt-get is not available; this script supports Debian only"
+    exit 1
+  fi
+  if [[ "$(id -u)" -eq 0 ]]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    log "installing $* needs root; run as root or install sudo (or: apt-get install $*)"
+    exit 1
+  fi
+  apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
+}

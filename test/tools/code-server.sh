@@ -32,19 +32,7 @@ for pkg in "${APT_PACKAGES[@]}"; do
   fi
 done
 if ((${#missing[@]})); then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    log "missing packages (${missing[*]}) and apt-get is not available; this script supports Debian only"
-    exit 1
-  fi
-  if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-  elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-  else
-    log "installing ${missing[*]} needs root; run as root or install sudo (or: apt-get install ${missing[*]})"
-    exit 1
-  fi
-  apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
+  use_apt "${missing[@]}"
   log "apt-get install ${missing[*]}"
   # Fresh images ship without package lists; skip the slow update when every candidate is already known.
   for pkg in "${missing[@]}"; do

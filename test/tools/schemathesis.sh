@@ -24,19 +24,7 @@ fi
 
 # Debian's python3 ships venv's pip bootstrap separately, in python3-venv.
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    log "python3 cannot create virtual environments and apt-get is not available; install python3-venv"
-    exit 1
-  fi
-  if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-  elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
-  else
-    log "installing python3-venv needs root; run as root or install sudo (or: apt-get install python3-venv)"
-    exit 1
-  fi
-  apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2; }
+  use_apt python3-venv
   # Lists missing or stale make the install fail; one refresh fixes that.
   apt_get install -y python3-venv || { apt_get update && apt_get install -y python3-venv; }
 fi
