@@ -25,10 +25,10 @@ const skipped: Record<string, string> = {};
 const UPSTREAM_CONNECTIONS = 4096;
 const children: ChildProcess[] = [];
 
-function child(args: string[], env: Record<string, string> = {}): Promise<Record<string, string>> {
+function child(args: string[], env: Record<string, string> = {}): Promise<{ url?: string; baseUrl?: string; apiKey?: string; pid: number }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', resolve(here, 'processes.ts'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
-  return new Promise((ok) => proc.stdout!.once('data', (d: Buffer) => ok(JSON.parse(d.toString()) as Record<string, string>)));
+  return new Promise((ok) => proc.stdout!.once('data', (d: Buffer) => ok({ ...(JSON.parse(d.toString()) as Record<string, string>), pid: proc.pid ?? 0 })));
 }
 
 function load(options: LoadOptions): Promise<LoadResult> {
@@ -40,6 +40,13 @@ function load(options: LoadOptions): Promise<LoadResult> {
     proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
     proc.on('exit', (code) => (code === 0 ? ok(JSON.parse(text) as LoadResult) : fail(new Error(`load generator exited ${code}`))));
   });
+}
+
+/** CPU time a process has used so far (user + system), in ms: the work behind a figure, which drifts less than the figure. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) || 0) + (Number(fields[12]) || 0)) * 10; // clock ticks of 10 ms
 }
 
 async function rssMb(pid: number): Promise<number> {
@@ -100,8 +107,18 @@ const targets = {
   passthrough: { url: passthrough.url!, path: '/chat/completions', keys: [upstream.apiKey!] },
   gateway: { url: gateway.url, path: '/v1/chat/completions', keys: oneKey },
 };
+/** The process doing the relaying for each target, whose CPU time a run is charged. */
+const relayPid: Record<string, number | undefined> = { passthrough: passthrough.pid, gateway: gateway.pid };
 
-type Row = LoadResult & { rssPeakMb?: number };
+type Row = LoadResult & { rssPeakMb?: number; relayCpuMs?: number };
+
+/** One load run against a target, with the CPU time its relaying process spent on it. */
+async function measured(target: string, options: LoadOptions): Promise<Row> {
+  const pid = relayPid[target];
+  const before = pid ? await cpuMs(pid) : 0;
+  const r = await load(options);
+  return pid ? { ...r, relayCpuMs: (await cpuMs(pid)) - before } : r;
+}
 const results: Record<string, Row> = {};
 const drift: Record<string, number> = {};
 
@@ -110,7 +127,7 @@ async function onGateway(name: string, options: LoadOptions, sampleRss = false):
   const before = await metered();
   let peak = 0;
   const sampler = sampleRss ? setInterval(() => void rssMb(gateway.pid).then((m) => (peak = Math.max(peak, m))), 50) : undefined;
-  const r = await load(options);
+  const r = await measured('gateway', options);
   clearInterval(sampler);
   results[name] = sampleRss ? { ...r, rssPeakMb: peak } : r;
   drift[name] = (await metered()) - before - r.tokens;
@@ -123,7 +140,7 @@ if (SCENARIOS.has('json')) {
       const options: LoadOptions = { ...t, connections, seconds: SECONDS, stream: false, chunks: 20 };
       await load({ ...options, seconds: 1 }); // warm-up: connections, JIT, the key's cache entry and leases
       if (name === 'gateway') await onGateway(`json-c${connections}-gateway`, options);
-      else results[`json-c${connections}-${name}`] = await load(options);
+      else results[`json-c${connections}-${name}`] = await measured(name, options);
     }
   }
 }
@@ -136,7 +153,7 @@ if (SCENARIOS.has('stream')) {
   for (const [name, t] of Object.entries(targets)) {
     const options: LoadOptions = { ...t, connections: 1000, streams: 1000, rampMs: 1000, seconds: 0, stream: true, chunks: 200, delayMs: 50 };
     if (name === 'gateway') await onGateway('stream-1000-gateway', options, true);
-    else results[`stream-1000-${name}`] = await load(options);
+    else results[`stream-1000-${name}`] = await measured(name, options);
   }
 }
 
@@ -148,6 +165,7 @@ if (SCENARIOS.has('keys')) {
 
 const r = (k: string): Row | undefined => results[k];
 const n = (v: number | undefined, digits = 0) => (v === undefined ? '–' : v.toFixed(digits));
+const cpuPer = (row: Row | undefined, units: number | undefined) => (row?.relayCpuMs !== undefined && units ? (row.relayCpuMs * 1000) / units : undefined);
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? (a / b).toFixed(2) : '–');
 const rows = ['| scenario | direct | bare pass-through | gateway | gateway ÷ pass-through |', '| --- | --- | --- | --- | --- |'];
 for (const c of [1, 50, 200]) {
@@ -156,12 +174,14 @@ for (const c of [1, 50, 200]) {
   rows.push(`| non-stream, ${c} conn: req/s | ${n(d?.rps)} | ${n(p?.rps)} | ${n(g.rps)} | ${ratio(g.rps, p?.rps)} |`);
   rows.push(`| non-stream, ${c} conn: p50 / p99 ms | ${n(d?.p50, 2)} / ${n(d?.p99, 2)} | ${n(p?.p50, 2)} / ${n(p?.p99, 2)} | ${n(g.p50, 2)} / ${n(g.p99, 2)} | |`);
   rows.push(`| non-stream, ${c} conn: added p50 vs direct, ms | | ${n(p && d && p.p50 - d.p50, 2)} | ${n(d && g.p50 - d.p50, 2)} | |`);
+  rows.push(`| non-stream, ${c} conn: relay CPU per request, µs | | ${n(cpuPer(p, p?.requests), 0)} | ${n(cpuPer(g, g.requests), 0)} | ${ratio(cpuPer(g, g.requests), cpuPer(p, p?.requests))} |`);
 }
 const [sd, sp, sg] = [r('stream-1000-direct'), r('stream-1000-passthrough'), r('stream-1000-gateway')];
 if (sg) {
   rows.push(`| 1,000 streams × 200 chunks: first token p50 / p99 ms | ${n(sd?.ttftP50, 1)} / ${n(sd?.ttftP99, 1)} | ${n(sp?.ttftP50, 1)} / ${n(sp?.ttftP99, 1)} | ${n(sg.ttftP50, 1)} / ${n(sg.ttftP99, 1)} | |`);
   rows.push(`| 1,000 streams: first-token overhead vs direct, p50 / p99 ms | | ${n(sp && sd && sp.ttftP50 - sd.ttftP50, 1)} / ${n(sp && sd && sp.ttftP99 - sd.ttftP99, 1)} | ${n(sd && sg.ttftP50 - sd.ttftP50, 1)} / ${n(sd && sg.ttftP99 - sd.ttftP99, 1)} | |`);
   rows.push(`| 1,000 streams: chunks/s | ${n(sd?.chunksPerSec)} | ${n(sp?.chunksPerSec)} | ${n(sg.chunksPerSec)} | ${ratio(sg.chunksPerSec, sp?.chunksPerSec)} |`);
+  rows.push(`| 1,000 streams: relay CPU per chunk, µs | | ${n(cpuPer(sp, sp && sp.chunksPerSec * sp.seconds))} | ${n(cpuPer(sg, sg.chunksPerSec * sg.seconds))} | ${ratio(cpuPer(sg, sg.chunksPerSec * sg.seconds), cpuPer(sp, sp && sp.chunksPerSec * sp.seconds))} |`);
   rows.push(`| gateway RSS, MB: idle / peak at 1,000 streams | | | ${n(r('idle-gateway')?.rssPeakMb)} / ${n(sg.rssPeakMb)} | |`);
 }
 const spread = r('json-c50-gateway-10k-keys');

@@ -7,7 +7,7 @@ import { startFakeUpstream } from '../fake-upstream/server';
 
 const [role, arg] = process.argv.slice(2);
 if (role === 'upstream') {
-  const fake = await startFakeUpstream();
+  const fake = await startFakeUpstream({ recordRequests: false });
   process.stdout.write(`${JSON.stringify({ url: fake.url, baseUrl: fake.baseUrl, apiKey: fake.apiKey })}\n`);
 } else if (role === 'passthrough' && arg) {
   // The floor a gateway is measured against: no auth, no parsing, no metering; bytes in, bytes out.

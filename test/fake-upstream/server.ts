@@ -104,7 +104,13 @@ function optionsInText(body: Record<string, unknown>): FakeOptions {
   }
 }
 
-export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-0123456789'): Promise<FakeUpstream> {
+export interface FakeUpstreamOptions {
+  apiKey?: string;
+  /** Keep every request in `requests` (tests read them); a benchmark's millions would only grow the heap. */
+  recordRequests?: boolean;
+}
+
+export async function startFakeUpstream({ apiKey = 'sk-upstream-test-secret-0123456789', recordRequests = true }: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const state: FakeUpstream = {
     url: '',
     baseUrl: '',
@@ -208,7 +214,7 @@ export async function startFakeUpstream(apiKey = 'sk-upstream-test-secret-012345
       }
       const requestId = req.headers['x-request-id'];
       const seen: SeenRequest = { path, headers: req.headers, body, requestId: typeof requestId === 'string' ? requestId : undefined, sentTokens: 0 };
-      state.requests.push(seen);
+      if (recordRequests) state.requests.push(seen);
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { code: '1002', message: 'invalid api key' } }));
