@@ -19,6 +19,10 @@ import type { AddressInfo, Socket } from 'node:net';
  *   errorAfter    send an in-stream error event (GLM's shape, with `code`) after this many chunks, then end
  *   padding       add a field of this many bytes to every chunk (or the whole answer): an oversized answer
  *                 whose token counts stay the same
+ *   text          the content of each chunk instead of " tok" (still counted as one token)
+ *   crlf          end stream lines with CRLF instead of LF
+ *   pieceBytes    write each event in pieces of this many bytes, a tick apart, so the network cuts events
+ *                 and multi-byte characters anywhere
  * or, for clients that send only standard fields, with `fake:{...}` at the end of the last message.
  */
 export interface FakeOptions {
@@ -37,6 +41,9 @@ export interface FakeOptions {
   stallMs?: number;
   errorAfter?: number;
   padding?: number;
+  text?: string;
+  crlf?: boolean;
+  pieceBytes?: number;
 }
 
 export interface SeenRequest {
@@ -164,10 +171,22 @@ export async function startFakeUpstream({ apiKey = 'sk-upstream-test-secret-0123
     }
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    const send = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
+    const eol = o.crlf ? '\r\n' : '\n';
+    const write = async (event: string): Promise<void> => {
+      if (!o.pieceBytes) {
+        res.write(event);
+        return;
+      }
+      const bytes = Buffer.from(event);
+      for (let at = 0; at < bytes.length && !res.destroyed; at += o.pieceBytes) {
+        res.write(bytes.subarray(at, at + o.pieceBytes));
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const send = (payload: unknown) => write(`data: ${JSON.stringify(payload)}${eol}${eol}`);
     const pieces: { delta: Record<string, unknown> }[] = [
       ...Array.from({ length: reasoning }, () => ({ delta: { reasoning_content: TOKEN } })),
-      ...Array.from({ length: chunks }, () => ({ delta: { content: TOKEN } })),
+      ...Array.from({ length: chunks }, () => ({ delta: { content: o.text ?? TOKEN } })),
     ];
     for (let i = 0; i < pieces.length; i++) {
       if (o.stallAfter !== undefined && i === o.stallAfter) await pause(o.stallMs ?? 600_000, res);
@@ -182,7 +201,7 @@ export async function startFakeUpstream({ apiKey = 'sk-upstream-test-secret-0123
         return;
       }
       if (o.errorAfter !== undefined && i === o.errorAfter) {
-        send({ error: { code: o.code ?? '500', message: `fake failure for account acct_9f8e7d6c5b4a39281706 at ${state.url}` } });
+        await send({ error: { code: o.code ?? '500', message: `fake failure for account acct_9f8e7d6c5b4a39281706 at ${state.url}` } });
         res.end();
         return;
       }
@@ -191,12 +210,14 @@ export async function startFakeUpstream({ apiKey = 'sk-upstream-test-secret-0123
       if (last && style === 'glm') chunk.usage = usage;
       if (last && style === 'zero') chunk.usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
       seen.sentTokens += 1;
-      send(chunk);
+      await send(chunk);
       if (o.delayMs) await pause(o.delayMs, res);
     }
     const wantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    if (style === 'openai' && wantsUsage) send({ ...base, choices: [], usage });
-    res.end('data: [DONE]\n\n');
+    if (style === 'openai' && wantsUsage) await send({ ...base, choices: [], usage });
+    const done = `data: [DONE]${eol}${eol}`;
+    if (o.pieceBytes) await write(done);
+    res.end(o.pieceBytes ? undefined : done);
   }
 
   const server: Server = createServer((req, res) => {

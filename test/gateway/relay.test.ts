@@ -3,6 +3,7 @@ import { chatCompletionChunkSchema, chatCompletionSchema, modelListSchema, openA
 import { domain, provision, type Account } from '../harness/accounts';
 import { startStack, type Stack } from '../harness/context';
 import { chat, parseEvents, readSse } from '../harness/client';
+import { usageRows } from '../harness/usage';
 
 describe('gateway relay', function () {
   let stack: Stack;
@@ -57,6 +58,23 @@ describe('gateway relay', function () {
     assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), ' tok tok tok tok tok');
     // Relayed as produced, not buffered: the first chunk arrives well before the last one was sent.
     assert.ok(arrivals.at(-1)! - arrivals[0]! >= 60, `chunks arrived within ${arrivals.at(-1)! - arrivals[0]!} ms of each other`);
+  });
+
+  it('relays a stream the network cut anywhere (CRLF lines, characters split between packets) byte for byte, metered exactly', async () => {
+    const services = await domain(stack);
+    const fresh = await provision(services);
+    await services.close();
+    const text = ' é😀中';
+    const res = await chat(stack.servers[0]!.url, fresh.secret, { model: 'glm-4.6', stream: true, messages: [{ role: 'user', content: 'unicode please' }], fake: { chunks: 12, text, crlf: true, pieceBytes: 3 } });
+    assert.equal(res.status, 200);
+    const events = (await res.text()).split('\r\n\r\n');
+    assert.equal(events.pop(), '', 'the stream ends with a whole event');
+    assert.equal(events.length, 13, 'twelve chunks and [DONE], each with its CRLF separator');
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => chatCompletionChunkSchema.parse(JSON.parse(e.slice('data: '.length))));
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), text.repeat(12));
+    const [row] = await usageRows(stack.db, fresh.userId, 1);
+    assert.deepEqual(row && { c: row.completionTokens, estimated: row.estimated }, { c: 12, estimated: false });
   });
 
   it('passes fields it does not model through untouched, both ways', async () => {

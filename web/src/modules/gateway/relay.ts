@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Usage } from '@glm-gateway/shared';
 import { fail, sseErrorEvent, type GatewayFailure } from './errors';
 import { SseSplitter } from './sse';
@@ -61,6 +62,39 @@ function waitForDrain(res: ServerResponse): Promise<void> {
   });
 }
 
+/**
+ * Hands each chunk of an upstream body to `onChunk` as it arrives, in flowing mode: an async iterator would
+ * cost a promise and several ticks per chunk, thousands of times a second on a busy gateway. `onChunk`
+ * returns false to stop reading (the body is then destroyed, as leaving a for-await loop would), or a
+ * promise to pause the body until it settles (the client's backpressure). Rejects on a transport error.
+ */
+function readEach(body: Readable, onChunk: (chunk: Buffer) => boolean | Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (err?: unknown) => {
+      body.off('data', onData);
+      body.off('end', finish);
+      body.off('error', finish);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      const more = onChunk(chunk);
+      if (more === false) {
+        finish();
+        // undici reports a body destroyed before its end as an error; nobody is listening for it any more.
+        body.on('error', () => undefined);
+        body.destroy();
+      } else if (more !== true) {
+        body.pause();
+        void more.then(() => body.resume());
+      }
+    };
+    body.on('data', onData);
+    body.once('end', finish);
+    body.once('error', finish);
+  });
+}
+
 const malformed = () => fail('upstream_error', 'The model provider sent a malformed stream.');
 const tooLarge = () => fail('upstream_error', 'The answer exceeded the size this gateway relays.');
 
@@ -81,19 +115,19 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
   // happened to cut the bytes.
   let bytes = 0;
   try {
-    stream: for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-      if (ctx.clientGone()) break;
-      let text = '';
+    await readEach(upstream.body, (chunk) => {
+      if (ctx.clientGone()) return false;
+      const send: Buffer[] = [];
       const texts: string[] = [];
       let usage: Usage | null = null;
       for (const ev of splitter.push(chunk)) {
-        bytes += Buffer.byteLength(ev.raw);
+        bytes += ev.bytes.length;
         if (bytes > ctx.maxResponseBytes) {
           out.failure = tooLarge();
           break;
         }
         if (ev.data === '' || ev.data === '[DONE]') {
-          text += ev.raw;
+          send.push(ev.bytes);
           continue;
         }
         let parsed: ChunkLike;
@@ -110,19 +144,24 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
         collectText(parsed, texts);
         if (parsed.usage) usage = parsed.usage;
         if (ctx.hideUsageChunk && parsed.usage && (parsed.choices?.length ?? 0) === 0) continue;
-        text += ev.raw;
+        send.push(ev.bytes);
       }
       // An event that never ends must not grow without bound either.
       if (!out.failure && bytes + splitter.pendingLength() > ctx.maxResponseBytes) out.failure = tooLarge();
-      if (text && !ctx.clientGone()) {
-        out.ttftMs ??= performance.now() - ctx.startedAt;
-        const flushed = res.write(text);
+      let flushed = true;
+      // Usage counts once its event reached the client, or, for the usage chunk hidden from it, once the
+      // client is known to be there still.
+      if (!ctx.clientGone()) {
+        if (send.length > 0) {
+          out.ttftMs ??= performance.now() - ctx.startedAt;
+          flushed = res.write(send.length === 1 ? send[0] : Buffer.concat(send));
+        }
         out.delivered.push(...texts);
         if (usage) out.usage = usage;
-        if (!flushed) await waitForDrain(res);
       }
-      if (out.failure) break stream;
-    }
+      if (out.failure) return false;
+      return flushed || waitForDrain(res);
+    });
   } catch (err) {
     if (!ctx.clientGone()) out.failure = transportFailure(err);
   }
@@ -140,14 +179,15 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
-    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+    await readEach(upstream.body, (chunk) => {
       bytes += chunk.length;
       if (bytes > ctx.maxResponseBytes) {
         out.failure = tooLarge();
-        break;
+        return false;
       }
       chunks.push(chunk);
-    }
+      return true;
+    });
   } catch (err) {
     if (!ctx.clientGone()) out.failure = transportFailure(err);
   }

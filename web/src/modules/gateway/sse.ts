@@ -1,46 +1,52 @@
-/** One server-sent event: its text exactly as received (with separator) and its joined `data:` lines. */
+/** One server-sent event: its bytes exactly as received (separator included) and its joined `data:` lines. */
 export interface SseEvent {
-  raw: string;
+  bytes: Buffer;
   data: string;
 }
 
-const BOUNDARY = /\r?\n\r?\n/g;
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
- * Splits a byte stream into complete SSE events. Bytes are decoded in streaming mode so a multi-byte
- * character split across network chunks survives; an incomplete trailing event waits for the next chunk.
+ * Splits a byte stream into complete SSE events, working on the bytes so they are relayed untouched and only
+ * each event's text is decoded. An event ends at a blank line (`\n\n` or `\n\r\n`); line feeds never occur
+ * inside a multi-byte UTF-8 character, so a character split across network chunks is never cut. An
+ * incomplete trailing event waits for the next chunk.
  */
 export class SseSplitter {
-  private readonly decoder = new TextDecoder();
-  private pending = '';
+  private pending: Buffer | null = null;
 
-  push(chunk: Uint8Array): SseEvent[] {
-    this.pending += this.decoder.decode(chunk, { stream: true });
+  push(chunk: Buffer): SseEvent[] {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     const events: SseEvent[] = [];
     let start = 0;
-    BOUNDARY.lastIndex = 0;
-    for (let m = BOUNDARY.exec(this.pending); m; m = BOUNDARY.exec(this.pending)) {
-      const end = m.index + m[0].length;
-      const block = this.pending.slice(start, m.index);
-      events.push({ raw: this.pending.slice(start, end), data: dataOf(block) });
+    for (let lf = buf.indexOf(LF); lf !== -1 && lf + 1 < buf.length; lf = buf.indexOf(LF, lf + 1)) {
+      const next = buf[lf + 1];
+      const end = next === LF ? lf + 2 : next === CR && buf[lf + 2] === LF ? lf + 3 : -1;
+      if (end === -1) continue;
+      const blockEnd = buf[lf - 1] === CR && lf > start ? lf - 1 : lf;
+      events.push({ bytes: buf.subarray(start, end), data: dataOf(buf.toString('utf8', start, blockEnd)) });
       start = end;
+      lf = end - 1;
     }
-    this.pending = this.pending.slice(start);
+    this.pending = start < buf.length ? buf.subarray(start) : null;
     return events;
   }
 
-  /** Characters waiting for the end of their event. */
+  /** Bytes waiting for the end of their event. */
   pendingLength(): number {
-    return this.pending.length;
+    return this.pending?.length ?? 0;
   }
 
   /** What is left over when the stream ends: an event the upstream never finished. */
   rest(): string {
-    return this.pending + this.decoder.decode();
+    return this.pending?.toString('utf8') ?? '';
   }
 }
 
 function dataOf(block: string): string {
+  // The common case, one `data:` line, without splitting.
+  if (block.startsWith('data:') && !block.includes('\n')) return block.slice(block.charCodeAt(5) === 32 ? 6 : 5);
   let data = '';
   let first = true;
   for (const line of block.split(/\r?\n/)) {
