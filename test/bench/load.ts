@@ -15,6 +15,12 @@ export interface LoadOptions {
   streams?: number;
   /** With `streams`: start them evenly over this many ms rather than all in the same instant. */
   rampMs?: number;
+  /**
+   * With `streams`: once all are open, this many short streams one after another (`probeGapMs` apart), each
+   * timed to its first token: what a new request meets at a gateway carrying that many streams.
+   */
+  probes?: number;
+  probeGapMs?: number;
   delayMs?: number;
 }
 
@@ -26,6 +32,8 @@ export interface LoadResult {
   p99: number;
   ttftP50: number;
   ttftP99: number;
+  probeTtftP50: number;
+  probeTtftP99: number;
   chunksPerSec: number;
   /** Tokens the answers told the clients they used: what the gateway's books must add up to. */
   tokens: number;
@@ -41,14 +49,16 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(new URL(o.url).origin, { connections: o.streams ?? o.connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
   const latencies: number[] = [];
   const ttfts: number[] = [];
+  const probeTtfts: number[] = [];
   let tokens = 0;
   let errors = 0;
   let chunks = 0;
   let sent = 0;
 
-  async function one(): Promise<void> {
+  async function one(probe = false): Promise<void> {
     const key = o.keys[sent++ % o.keys.length]!;
-    const body = JSON.stringify({ model: 'glm-4.6', stream: o.stream, messages: [{ role: 'user', content: 'benchmark prompt' }], fake: { chunks: o.chunks, ...(o.delayMs ? { delayMs: o.delayMs } : {}) } });
+    const fake = probe ? { chunks: 2 } : { chunks: o.chunks, ...(o.delayMs ? { delayMs: o.delayMs } : {}) };
+    const body = JSON.stringify({ model: 'glm-4.6', stream: o.stream, messages: [{ role: 'user', content: 'benchmark prompt' }], fake });
     const started = performance.now();
     const res = await pool.request({ path: o.path, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
     if (res.statusCode !== 200) {
@@ -60,7 +70,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
     let answer = '';
     for await (const chunk of res.body) {
       if (first) {
-        ttfts.push(performance.now() - started);
+        (probe ? probeTtfts : ttfts).push(performance.now() - started);
         first = false;
       }
       answer += (chunk as Buffer).toString('utf8');
@@ -74,7 +84,15 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   const started = performance.now();
   if (o.streams) {
     const gap = (o.rampMs ?? 0) / o.streams;
-    await Promise.all(Array.from({ length: o.streams }, (_, i) => new Promise((r) => setTimeout(r, i * gap)).then(one).catch(() => void errors++)));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const probing = async () => {
+      await sleep((o.rampMs ?? 0) + 500);
+      for (let i = 0; i < (o.probes ?? 0); i++) {
+        await one(true).catch(() => void errors++);
+        await sleep(o.probeGapMs ?? 0);
+      }
+    };
+    await Promise.all([...Array.from({ length: o.streams }, (_, i) => sleep(i * gap).then(() => one()).catch(() => void errors++)), probing()]);
   } else {
     const deadline = started + o.seconds * 1000;
     await Promise.all(
@@ -85,7 +103,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), chunksPerSec: chunks / seconds, tokens, seconds };
+  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), probeTtftP50: pct(probeTtfts, 50), probeTtftP99: pct(probeTtfts, 99), chunksPerSec: chunks / seconds, tokens, seconds };
 }
 
 process.stdout.write(`${JSON.stringify(await run(JSON.parse(await text(process.stdin)) as LoadOptions))}\n`);
