@@ -46,7 +46,8 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function run(o: LoadOptions): Promise<LoadResult> {
-  const pool = new Pool(new URL(o.url).origin, { connections: o.streams ?? o.connections, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  // One connection more than the streams, for the probes.
+  const pool = new Pool(new URL(o.url).origin, { connections: (o.streams ?? o.connections) + (o.probes ? 1 : 0), pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
   const latencies: number[] = [];
   const ttfts: number[] = [];
   const probeTtfts: number[] = [];
