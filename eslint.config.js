@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/.next/**', '**/dist/**', 'web/next-env.d.ts'] },
+  { ignores: ['**/node_modules/**', '**/.next/**', '**/dist/**', 'web/next-env.d.ts', 'web/server.mjs', 'web/next-worker.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -8,6 +8,6 @@ bash "$root/web/scripts/setup.sh"
 cd "$root"
 pnpm -r typecheck
 pnpm exec eslint .
-(cd web && NEXT_TELEMETRY_DISABLED=1 pnpm exec next build >/dev/null)
+(cd web && NEXT_TELEMETRY_DISABLED=1 pnpm run build >/dev/null)
 pnpm --filter extension package >/dev/null
 pnpm exec mocha --config test/.mocharc.json 'test/**/*.test.ts'

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './src/config';
@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   const [services, website] = await Promise.all([
     starting,
     startNextWorker({
-      entry: join(webDir, 'next-worker.ts'),
+      // The bundled server (server.mjs) starts the bundled worker; under tsx (development) the .ts one.
+      entry: join(webDir, `next-worker${extname(fileURLToPath(import.meta.url))}`),
       dev,
       maxBodyBytes: WEBSITE_MAX_BODY_BYTES,
       log: createLogger(config.LOG_LEVEL),

@@ -13,10 +13,10 @@ export interface RunningServer {
 
 const webDir = resolve(import.meta.dirname, '../../web');
 
-/** Starts the real server entry (gateway + Next) as its own process, as production runs it. */
+/** Starts the real server entry (gateway + Next) as its own process, as production runs it: built by `pnpm build`. */
 export async function startServer(env: Record<string, string>, host = '127.0.0.1', port?: number, nodeArgs: string[] = []): Promise<RunningServer> {
   port ??= await freePort(host);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'server.mjs'], {
     cwd: webDir,
     env: {
       PATH: process.env.PATH ?? '',
@@ -82,10 +82,10 @@ function childrenOf(pid: number): { pid: number; args: string[] }[] {
   return pids.map((p) => ({ pid: p, args: read(`/proc/${p}/cmdline`).split('\0') }));
 }
 
-/** The server's website process (web/next-worker.ts) and the Unix socket it listens on, while it has one. */
+/** The server's website process (web/next-worker.mjs) and the Unix socket it listens on, while it has one. */
 export function websiteProcess(server: RunningServer): { pid: number; socketPath: string } | undefined {
   for (const child of childrenOf(server.pid)) {
-    const entry = child.args.findIndex((a) => a.endsWith('next-worker.ts'));
+    const entry = child.args.findIndex((a) => a.endsWith('next-worker.mjs'));
     if (entry >= 0) return { pid: child.pid, socketPath: child.args[entry + 1] ?? '' };
   }
   return undefined;

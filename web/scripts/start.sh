@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bash "$root/web/scripts/setup.sh"
 cd "$root/web"
 [ -f .env ] && set -a && . ./.env && set +a
-NEXT_TELEMETRY_DISABLED=1 pnpm exec next build >/dev/null
+NEXT_TELEMETRY_DISABLED=1 pnpm run build >/dev/null
 
 if [ -z "${MONGODB_URI:-}" ]; then
   data="${XDG_DATA_HOME:-$HOME/.local/share}/glm-gateway/db"
@@ -23,4 +23,4 @@ if [ -z "${MONGODB_URI:-}" ]; then
   export MONGODB_URI="mongodb://127.0.0.1:$port/glm-gateway"
   echo "Local database in $data (port $port)" >&2
 fi
-NODE_ENV=production pnpm exec tsx server.ts
+NODE_ENV=production node server.mjs
