@@ -21,6 +21,8 @@ export interface LoadOptions {
    */
   probes?: number;
   probeGapMs?: number;
+  /** How long after the last stream opened the probes start. */
+  probeDelayMs?: number;
   delayMs?: number;
 }
 
@@ -38,6 +40,8 @@ export interface LoadResult {
   /** Tokens the answers told the clients they used: what the gateway's books must add up to. */
   tokens: number;
   seconds: number;
+  /** CPU time this load generator used, ms: it shares the machine with what it measures. */
+  cpuMs: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -67,19 +71,28 @@ async function run(o: LoadOptions): Promise<LoadResult> {
       await res.body.dump();
       return;
     }
+    // Light on purpose: this process shares the machine's cores with what it measures. Only the end of an
+    // answer (where its usage is) is kept, and events are counted by their separators as they pass.
     let first = true;
-    let answer = '';
-    for await (const chunk of res.body) {
-      if (first) {
-        (probe ? probeTtfts : ttfts).push(performance.now() - started);
-        first = false;
-      }
-      answer += (chunk as Buffer).toString('utf8');
-    }
+    let events = 0;
+    let tail = '';
+    await new Promise<void>((resolve, reject) => {
+      res.body.on('data', (chunk: Buffer) => {
+        if (first) {
+          (probe ? probeTtfts : ttfts).push(performance.now() - started);
+          first = false;
+        }
+        const text = chunk.toString('latin1');
+        events += ((tail.slice(-1) + text).match(/\n\n/g) ?? []).length;
+        tail = (tail + text).slice(-1000);
+      });
+      res.body.once('end', resolve);
+      res.body.once('error', reject);
+    });
     latencies.push(performance.now() - started);
-    const usage = [...answer.matchAll(/"total_tokens":(\d+)/g)].at(-1);
+    const usage = [...tail.matchAll(/"total_tokens":(\d+)/g)].at(-1);
     tokens += usage ? Number(usage[1]) : 0;
-    chunks += o.stream ? (answer.match(/\n\n/g) ?? []).length : 1;
+    chunks += o.stream ? events : 1;
   }
 
   const started = performance.now();
@@ -87,7 +100,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
     const gap = (o.rampMs ?? 0) / o.streams;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const probing = async () => {
-      await sleep((o.rampMs ?? 0) + 500);
+      await sleep((o.rampMs ?? 0) + (o.probeDelayMs ?? 0));
       for (let i = 0; i < (o.probes ?? 0); i++) {
         await one(true).catch(() => void errors++);
         await sleep(o.probeGapMs ?? 0);
@@ -104,7 +117,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), probeTtftP50: pct(probeTtfts, 50), probeTtftP99: pct(probeTtfts, 99), chunksPerSec: chunks / seconds, tokens, seconds };
+  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), probeTtftP50: pct(probeTtfts, 50), probeTtftP99: pct(probeTtfts, 99), chunksPerSec: chunks / seconds, tokens, seconds, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
 }
 
 process.stdout.write(`${JSON.stringify(await run(JSON.parse(await text(process.stdin)) as LoadOptions))}\n`);
