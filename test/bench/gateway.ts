@@ -13,7 +13,7 @@ import { loadConfig } from '@glm-gateway/web/src/config';
 import { hashKey } from '@glm-gateway/web/src/modules/keys/index';
 import { createServices } from '@glm-gateway/web/src/services';
 import { startTestDatabase } from '../harness/database';
-import { startServer } from '../harness/server';
+import { childrenOf, startServer } from '../harness/server';
 import type { LoadOptions, LoadResult } from './load';
 
 const here = import.meta.dirname;
@@ -63,6 +63,8 @@ if (db.kind === 'ferretdb' && SCENARIOS.delete('keys')) {
   process.stderr.write(`skipping the 10,000-key scenario: ${skipped.keys}\n`);
 }
 const mongoUri = `${db.uri}bench_${Date.now()}`;
+// A database server this run started (none for MONGODB_URI): its CPU time is what metering costs it.
+const dbPid = childrenOf(process.pid).find((c) => /ferretdb|mongod/.test(c.args[0] ?? ''))?.pid;
 const upstream = await child(['upstream']);
 const passthrough = await child(['passthrough', upstream.baseUrl!], { UPSTREAM_AUTH: `Bearer ${upstream.apiKey}`, UPSTREAM_CONNECTIONS: String(UPSTREAM_CONNECTIONS) });
 const services = await createServices(loadConfig({ MONGODB_URI: mongoUri, LOG_LEVEL: 'silent' }), { gateway: false });
@@ -110,14 +112,18 @@ const targets = {
 /** The process doing the relaying for each target, whose CPU time a run is charged. */
 const relayPid: Record<string, number | undefined> = { passthrough: passthrough.pid, gateway: gateway.pid };
 
-type Row = LoadResult & { rssPeakMb?: number; relayCpuMs?: number };
+type Row = LoadResult & { rssPeakMb?: number; relayCpuMs?: number; dbCpuMs?: number };
 
-/** One load run against a target, with the CPU time its relaying process spent on it. */
+/** One load run against a target, with the CPU time its relaying process and the database spent on it. */
 async function measured(target: string, options: LoadOptions): Promise<Row> {
   const pid = relayPid[target];
-  const before = pid ? await cpuMs(pid) : 0;
+  const [relayBefore, dbBefore] = [pid ? await cpuMs(pid) : 0, dbPid ? await cpuMs(dbPid) : 0];
   const r = await load(options);
-  return pid ? { ...r, relayCpuMs: (await cpuMs(pid)) - before } : r;
+  return {
+    ...r,
+    ...(pid ? { relayCpuMs: (await cpuMs(pid)) - relayBefore } : {}),
+    ...(dbPid ? { dbCpuMs: (await cpuMs(dbPid)) - dbBefore } : {}),
+  };
 }
 const results: Record<string, Row> = {};
 const drift: Record<string, number> = {};
@@ -167,7 +173,10 @@ if (SCENARIOS.has('keys')) {
 
 const r = (k: string): Row | undefined => results[k];
 const n = (v: number | undefined, digits = 0) => (v === undefined ? '–' : v.toFixed(digits));
-const cpuPer = (row: Row | undefined, units: number | undefined) => (row?.relayCpuMs !== undefined && units ? (row.relayCpuMs * 1000) / units : undefined);
+const cpuPer = (row: Row | undefined, units: number | undefined, of: 'relayCpuMs' | 'dbCpuMs' | 'cpuMs' = 'relayCpuMs') => {
+  const ms = row?.[of];
+  return ms !== undefined && units ? (ms * 1000) / units : undefined;
+};
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? (a / b).toFixed(2) : '–');
 const rows = ['| scenario | direct | bare pass-through | gateway | gateway ÷ pass-through |', '| --- | --- | --- | --- | --- |'];
 for (const c of [1, 50, 200]) {
@@ -177,6 +186,8 @@ for (const c of [1, 50, 200]) {
   rows.push(`| non-stream, ${c} conn: p50 / p99 ms | ${n(d?.p50, 2)} / ${n(d?.p99, 2)} | ${n(p?.p50, 2)} / ${n(p?.p99, 2)} | ${n(g.p50, 2)} / ${n(g.p99, 2)} | |`);
   rows.push(`| non-stream, ${c} conn: added p50 vs direct, ms | | ${n(p && d && p.p50 - d.p50, 2)} | ${n(d && g.p50 - d.p50, 2)} | |`);
   rows.push(`| non-stream, ${c} conn: relay CPU per request, µs | | ${n(cpuPer(p, p?.requests), 0)} | ${n(cpuPer(g, g.requests), 0)} | ${ratio(cpuPer(g, g.requests), cpuPer(p, p?.requests))} |`);
+  rows.push(`| non-stream, ${c} conn: database CPU per request (metering, limits), µs | | ${n(cpuPer(p, p?.requests, 'dbCpuMs'), 0)} | ${n(cpuPer(g, g.requests, 'dbCpuMs'), 0)} | |`);
+  rows.push(`| non-stream, ${c} conn: load generator CPU per request, µs | ${n(cpuPer(d, d?.requests, 'cpuMs'), 0)} | ${n(cpuPer(p, p?.requests, 'cpuMs'), 0)} | ${n(cpuPer(g, g.requests, 'cpuMs'), 0)} | |`);
 }
 const [sd, sp, sg] = [r('stream-1000-direct'), r('stream-1000-passthrough'), r('stream-1000-gateway')];
 if (sg) {

@@ -96,6 +96,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   }
 
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   if (o.streams) {
     const gap = (o.rampMs ?? 0) / o.streams;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,7 +118,7 @@ async function run(o: LoadOptions): Promise<LoadResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), probeTtftP50: pct(probeTtfts, 50), probeTtftP99: pct(probeTtfts, 99), chunksPerSec: chunks / seconds, tokens, seconds, cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
+  return { requests: latencies.length, errors, rps: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), ttftP50: pct(ttfts, 50), ttftP99: pct(ttfts, 99), probeTtftP50: pct(probeTtfts, 50), probeTtftP99: pct(probeTtfts, 99), chunksPerSec: chunks / seconds, tokens, seconds, cpuMs: ((u) => (u.user + u.system) / 1000)(process.cpuUsage(cpuAtStart)) };
 }
 
 process.stdout.write(`${JSON.stringify(await run(JSON.parse(await text(process.stdin)) as LoadOptions))}\n`);

@@ -64,7 +64,7 @@ export async function startServer(env: Record<string, string>, host = '127.0.0.1
 }
 
 /** A process's own children, read from /proc (Linux), each with its command line. */
-function childrenOf(pid: number): { pid: number; args: string[] }[] {
+export function childrenOf(pid: number): { pid: number; args: string[] }[] {
   const read = (path: string) => {
     try {
       return readFileSync(path, 'utf8');
