@@ -12,7 +12,6 @@ export interface UsageMeter {
   /** True while the buffer is full: callers should refuse new upstream work rather than lose its record. */
   isSaturated(): boolean;
   pending(): number;
-  flush(): Promise<void>;
   /** Stops the timer and writes what is buffered, retrying for up to `deadlineMs` while the database is away. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -113,13 +112,22 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     await opts.touchKeys(seen).catch((err: unknown) => opts.log.warn({ err: String(err) }, 'last-used update failed'));
   }
 
+  /**
+   * Writes the records buffered when it starts, and goes on only while a whole batch is waiting. Records that
+   * trickle in meanwhile wait for the next flush: a drain that took them as they came would run back to back
+   * under steady load, a few records per write (measured: 40 flushes a second at 500 requests a second, and
+   * half a core of FerretDB's CPU), where the timer gives one write per `flushMs`.
+   */
   async function drain(): Promise<void> {
+    let take = buffer.length;
     for (;;) {
       if (!stored) {
-        if (buffer.length === 0) return;
-        const batch = buffer.slice(0, BATCH);
+        if (take <= 0) take = buffer.length >= BATCH ? buffer.length : 0;
+        if (take <= 0) return;
+        const batch = buffer.slice(0, Math.min(BATCH, take));
         await insertEvents(batch);
         buffer = buffer.slice(batch.length);
+        take -= batch.length;
         stored = { batch, seq: ++batches };
       }
       await rollUp(stored.batch, stored.seq);
@@ -127,11 +135,14 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     }
   }
 
+  /** One drain at a time; a flush asked for while one runs starts after it, so it writes what was recorded before the ask. */
   function flush(): Promise<void> {
-    flushing ??= drain().finally(() => {
-      flushing = null;
+    const run = (flushing ?? Promise.resolve()).catch(() => undefined).then(drain);
+    const current = run.finally(() => {
+      if (flushing === current) flushing = null;
     });
-    return flushing;
+    flushing = current;
+    return current;
   }
 
   function schedule(): void {
@@ -162,19 +173,20 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
   return {
     record(event) {
       buffer.push(event);
-      if (buffer.length >= BATCH) void flush().catch(() => schedule());
+      // A running drain picks up whole batches itself.
+      if (buffer.length >= BATCH && !flushing) void flush().catch(() => schedule());
       schedule();
     },
     isSaturated,
     pending: () => buffer.length + (stored?.batch.length ?? 0),
-    flush,
     async close(deadlineMs = 0) {
       closed = true;
       clearTimeout(timer);
       const deadline = Date.now() + deadlineMs;
       for (;;) {
         try {
-          return await flush();
+          await flush();
+          if (buffer.length === 0 && !stored) return;
         } catch (err) {
           if (Date.now() >= deadline) {
             opts.log.error({ err: String(err), eventsLost: buffer.length, rollupsMissing: stored?.batch.length ?? 0 }, 'usage not written at shutdown');
