@@ -46,6 +46,35 @@ describe('gateway metering', function () {
     assert.ok(key?.lastUsedAt, 'the key shows when it was last used');
   });
 
+  it('writes usage once per flush interval under steady load, not once per database round trip', async function () {
+    this.timeout(30_000);
+    const a = await provision(services, { rpm: 100_000 });
+    const send = async () => {
+      const res = await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', messages, fake: { chunks: 1 } });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+    };
+    // Each batch numbers the rollup row it touches (seq): the batches written for this user's requests alone.
+    const seq = async () => Number((await stack.db.collection('usage_daily').findOne({ userId: a.userId }))?.seq ?? 0);
+    await send();
+    await usageRows(stack.db, a.userId, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = await seq();
+    const started = Date.now();
+    let sent = 0;
+    while (Date.now() - started < 1_500) {
+      await send();
+      sent++;
+    }
+    const elapsed = Date.now() - started;
+    await usageRows(stack.db, a.userId, sent + 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const batches = (await seq()) - before;
+    // The stack flushes every 50 ms: about one batch per interval, however fast the requests come.
+    assert.ok(batches <= elapsed / 50 + 3, `${sent} requests in ${elapsed} ms were written in ${batches} batches`);
+    assert.deepEqual(await dailyTotals(stack.db, a.userId), { requests: sent + 1, totalTokens: (sent + 1) * 5 });
+  });
+
   it('estimates with a real tokenizer, and says so, when the upstream sends no usage', async () => {
     const a = await provision(services);
     const res = await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', stream: true, messages, fake: { chunks: 6, usage: 'none' } });
