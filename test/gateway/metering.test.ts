@@ -75,15 +75,19 @@ describe('gateway metering', function () {
     assert.deepEqual(await dailyTotals(stack.db, a.userId), { requests: sent + 1, totalTokens: (sent + 1) * 5 });
   });
 
-  it('estimates with a real tokenizer, and says so, when the upstream sends no usage', async () => {
-    const a = await provision(services);
-    const res = await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', stream: true, messages, fake: { chunks: 6, usage: 'none' } });
-    const { events } = await readSse(res);
-    const delivered = events.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '');
-    const [row] = await usageRows(stack.db, a.userId, 1);
-    assert.equal(row?.estimated, true);
-    assert.equal(row?.completionTokens, tokens(delivered));
-    assert.equal(row?.promptTokens, tokens(['user', 'four words of prompt']));
+  it('estimates with a real tokenizer, and says so, when the upstream sends no usage (short and long answers)', async () => {
+    // 300 chunks: a long answer's pieces are kept joined as they arrive; none may be lost on the way.
+    for (const chunks of [6, 300]) {
+      const a = await provision(services);
+      const res = await chat(stack.servers[0]!.url, a.secret, { model: 'glm-4.6', stream: true, messages, fake: { chunks, text: ` w${chunks}`, usage: 'none' } });
+      const { events } = await readSse(res);
+      const delivered = events.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '');
+      assert.equal(delivered.join(''), ` w${chunks}`.repeat(chunks));
+      const [row] = await usageRows(stack.db, a.userId, 1);
+      assert.equal(row?.estimated, true);
+      assert.equal(row?.completionTokens, tokens([delivered.join('')]), `${chunks} chunks`);
+      assert.equal(row?.promptTokens, tokens(['user', 'four words of prompt']));
+    }
   });
 
   it('bills an explicit zero usage as zero instead of estimating it', async () => {

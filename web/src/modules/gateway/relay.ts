@@ -95,6 +95,8 @@ function readEach(body: Readable, onChunk: (chunk: Buffer) => boolean | Promise<
   });
 }
 
+const DELIVERED_PIECES = 64;
+
 const malformed = () => fail('upstream_error', 'The model provider sent a malformed stream.');
 const tooLarge = () => fail('upstream_error', 'The answer exceeded the size this gateway relays.');
 
@@ -157,6 +159,9 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
           flushed = res.write(send.length === 1 ? send[0] : Buffer.concat(send));
         }
         out.delivered.push(...texts);
+        // A long answer arrives as thousands of tiny strings, each a few characters of text behind ~32 bytes
+        // of string header and array slot: joined as they come, an answer costs about its length.
+        if (out.delivered.length >= DELIVERED_PIECES) out.delivered = [out.delivered.join('')];
         if (usage) out.usage = usage;
       }
       if (out.failure) return false;
