@@ -35,6 +35,7 @@ function load(options: LoadOptions): Promise<LoadResult> {
   return new Promise((ok, fail) => {
     // Options go through stdin: 10,000 keys do not fit in an argument list.
     const proc = spawn(process.execPath, ['--import', 'tsx', resolve(here, 'load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(proc);
     proc.stdin.end(JSON.stringify(options));
     let text = '';
     proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
@@ -96,6 +97,14 @@ const gateway = await startServer(
   undefined,
   process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(out, 'prof')}`] : [],
 );
+
+// Interrupted (Ctrl-C, a timeout), the run takes its processes with it rather than leave a gateway serving.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    children.forEach((c) => c.kill());
+    void Promise.all([gateway.stop('SIGKILL'), db.stop()]).finally(() => process.exit(130));
+  });
+}
 
 /** Tokens the gateway has booked so far, once its batched writes have landed. */
 async function metered(): Promise<number> {
