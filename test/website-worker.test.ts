@@ -189,6 +189,29 @@ describe('the website runs in its own process behind the gateway\'s server', fun
       assert.match(server.output(), /website process exited; starting it again/);
     });
 
+    it('a website process that keeps dying is restarted after longer and longer pauses', async function () {
+      this.timeout(60_000);
+      const pauses = () => [...server.output().matchAll(/"restartInMs":(\d+)/g)].map((m) => Number(m[1]));
+      const logged = pauses().length;
+      const waited: number[] = [];
+      for (let crash = 0; crash < 2; crash++) {
+        const pid = websiteProcess(server)?.pid;
+        assert.ok(pid, 'a website process runs');
+        process.kill(pid, 'SIGKILL');
+        const killedAt = Date.now();
+        await waitFor(async () => websiteProcess(server)?.pid, (p) => p !== undefined && p !== pid, 30_000, 20);
+        waited.push(Date.now() - killedAt);
+        // Up and serving again before the next crash, which then comes soon after its start.
+        await waitFor(() => websiteHealth(url), (h) => h.status === 200, 30_000, 100);
+      }
+      const [first, second] = pauses().slice(logged);
+      assert.ok(first && second, `both restarts say how long they wait: ${server.output().slice(-500)}`);
+      assert.equal(second, 2 * first, 'a crash soon after a start doubles the pause');
+      for (const [i, pause] of [first, second].entries()) {
+        assert.ok(waited[i]! >= pause - 50 && waited[i]! < pause + 2_000, `restart ${i + 1} came after ${waited[i]} ms; the log said ${pause} ms`);
+      }
+    });
+
     it('after a restart, a key revoked on the website is refused by the gateway at once', async () => {
       const api = async (path: string, init: RequestInit = {}) => {
         const session = await clerk.sessionToken('user_worker_revoker', { azp: url, claims: { email: 'revoker@example.test' } });

@@ -25,7 +25,11 @@ export interface NextWorker {
 // So is `expect: 100-continue` by the time the request is relayed: Node has already answered it, and undici
 // refuses to send it (curl asks for it on larger uploads, which got a 502).
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'expect']);
+/** The pause before restarting a website process that exited: doubled while it keeps dying soon after it starts. */
 const RESTART_DELAY_MS = 1_000;
+const RESTART_DELAY_MAX_MS = 30_000;
+/** A process that was up this long before it exited is not in a crash loop: the next restart waits the least again. */
+const STABLE_AFTER_MS = 30_000;
 
 function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -108,27 +112,36 @@ export async function startNextWorker(opts: {
   let up = false;
   let everUp = false;
   let closing = false;
+  let restartDelayMs = RESTART_DELAY_MS;
 
-  /** Starts the worker; once it has been up, a worker that exits is started again after a pause. */
+  /**
+   * Starts the worker; once it has been up, a worker that exits is started again after a pause. A website
+   * that dies at every start would otherwise cost a Next boot every second, on the cores the gateway needs.
+   */
   function spawnWorker(): Promise<void> {
     // A worker that crashed leaves its socket file behind, and listen() refuses a path that exists.
     rmSync(socketPath, { force: true });
     const proc = fork(opts.entry, [socketPath, ...(opts.dev ? ['--dev'] : [])], { stdio: 'inherit' });
     child = proc;
+    let readyAt: number | null = null;
     return new Promise((resolve, reject) => {
       proc.on('message', (m: WorkerMessage) => {
         if (m !== 'ready') return opts.onInvalidate(m.invalidate);
         up = everUp = true;
+        readyAt = Date.now();
         resolve();
       });
       proc.once('exit', (code, signal) => {
         up = false;
         if (closing) return;
         if (!everUp) return reject(new Error(`the website process exited with ${code ?? signal} while starting`));
-        opts.log.error({ code, signal }, 'website process exited; starting it again');
+        if (readyAt !== null && Date.now() - readyAt >= STABLE_AFTER_MS) restartDelayMs = RESTART_DELAY_MS;
+        const delay = restartDelayMs;
+        restartDelayMs = Math.min(2 * restartDelayMs, RESTART_DELAY_MAX_MS);
+        opts.log.error({ code, signal, restartInMs: delay }, 'website process exited; starting it again');
         setTimeout(() => {
           if (!closing) void spawnWorker();
-        }, RESTART_DELAY_MS).unref();
+        }, delay).unref();
       });
     });
   }
