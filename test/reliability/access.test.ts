@@ -475,6 +475,15 @@ describe('access: each caller reaches only what is theirs, and secrets stay secr
       assert.doesNotMatch(home.headers.get('content-security-policy') ?? '', /clerk/i);
     });
 
+    it('behind TLS (an https public URL) pages tell browsers to keep to HTTPS; over plain HTTP they do not', async function () {
+      this.timeout(60_000);
+      assert.equal((await raw(url(), '/')).headers.get('strict-transport-security'), null, 'not over plain HTTP');
+      const tls = await stack.addServer({ PUBLIC_URL: 'https://gateway.example.test', NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY: '', CLERK_SECRET_KEY: '', CLERK_WEBHOOK_SIGNING_SECRET: '', CLERK_JWT_KEY: '' });
+      for (const path of ['/', '/dashboard', '/api/keys']) {
+        assert.equal((await raw(tls.url, path)).headers.get('strict-transport-security'), 'max-age=31536000', path);
+      }
+    });
+
     describe('in Chromium', function () {
       this.timeout(90_000);
       let browser: Browser;

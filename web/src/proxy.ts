@@ -8,6 +8,8 @@ interface Site {
   /** Where Clerk's browser script and API live (from the publishable key), or null without Clerk. */
   clerkFrontendApi: string | null;
   dev: boolean;
+  /** Served over HTTPS (by its public URL): browsers are told to keep to it. Over plain HTTP the header means nothing. */
+  https: boolean;
 }
 
 let site: Site | undefined;
@@ -28,6 +30,7 @@ function currentSite(): Site {
         : null,
       clerkFrontendApi: config.clerkConfigured ? frontendApiOf(config.NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY ?? '') : null,
       dev: config.NODE_ENV !== 'production',
+      https: config.publicUrl.startsWith('https://'),
     };
   }
   return site;
@@ -78,6 +81,8 @@ function withSecurityHeaders(req: NextRequest): NextResponse {
   headers.set('x-nonce', nonce);
   const res = NextResponse.next({ request: { headers } });
   res.headers.set('content-security-policy', policy);
+  // A year, this host only: other hosts under the operator's domain may not all speak HTTPS.
+  if (currentSite().https) res.headers.set('strict-transport-security', 'max-age=31536000');
   return res;
 }
 
