@@ -15,7 +15,8 @@ import type { AddressInfo, Socket } from 'node:net';
  *   delayMs       delay between chunks
  *   stallBeforeMs delay before the response headers
  *   stallAfter    stop sending after this many chunks, for `stallMs` (default: until the client gives up)
- *   malformed     send a broken data line after this many chunks
+ *   malformed     send a broken data line after this many chunks, then end
+ *   malformedText what that line carries instead of unparseable JSON: `null`, or JSON of an unexpected shape
  *   errorAfter    send an in-stream error event (GLM's shape, with `code`) after this many chunks, then end
  *   padding       add a field of this many bytes to every chunk (or the whole answer): an oversized answer
  *                 whose token counts stay the same
@@ -37,6 +38,7 @@ export interface FakeOptions {
   delayMs?: number;
   stallBeforeMs?: number;
   malformed?: number;
+  malformedText?: string;
   stallAfter?: number;
   stallMs?: number;
   errorAfter?: number;
@@ -196,7 +198,7 @@ export async function startFakeUpstream({ apiKey = 'sk-upstream-test-secret-0123
         return;
       }
       if (o.malformed !== undefined && i === o.malformed) {
-        res.write('data: {"choices": [ this is not json\n\n');
+        res.write(`data: ${o.malformedText ?? '{"choices": [ this is not json'}\n\n`);
         res.end();
         return;
       }

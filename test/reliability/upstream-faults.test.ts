@@ -69,6 +69,36 @@ describe('upstream faults', function () {
   const url = () => stack.servers[0]!.url;
   const messages = [{ role: 'user', content: 'hello there' }];
 
+  it('an event of an unexpected shape ends that stream cleanly or passes through, and never takes the gateway down', async () => {
+    const a = await provision(services, { rpm: 1_000 });
+    // Not an object: the stream ends with one error event. An object with odd fields: relayed as it came.
+    const odd: [string, 'error' | 'relayed'][] = [
+      ['null', 'error'],
+      ['[1,2]', 'error'],
+      ['"text"', 'error'],
+      ['7', 'error'],
+      ['{"choices":[null]}', 'relayed'],
+      ['{"choices":{}}', 'relayed'],
+      ['{"choices":[{"delta":null,"message":7}]}', 'relayed'],
+      ['{"choices":[{"delta":{"tool_calls":[null,{"function":null},{"function":{"name":5}}]}}]}', 'relayed'],
+      ['{"choices":[],"usage":5}', 'relayed'],
+    ];
+    for (const [data, outcome] of odd) {
+      const res = await chat(url(), a.secret, { model: 'glm-4.6', stream: true, messages, fake: { chunks: 4, malformed: 2, malformedText: data } });
+      assert.equal(res.status, 200, data);
+      const { events } = await readSse(res);
+      assert.equal(events.length, 3, `${data}: two chunks, then one more event`);
+      if (outcome === 'error') assert.equal(openAIErrorSchema.parse(JSON.parse(events.at(-1)!)).error.code, 'upstream_error', data);
+      else assert.equal(events.at(-1), data, `${data} is relayed as it came`);
+    }
+    const after = await chat(url(), a.secret, { model: 'glm-4.6', messages, fake: { chunks: 3 } });
+    assert.equal(after.status, 200, 'the gateway still serves');
+    await after.text();
+    const rows = await usageRows(stack.db, a.userId, odd.length + 1);
+    assert.equal(rows.length, odd.length + 1, 'every request is metered once');
+    assert.ok(rows.every((r) => Number.isFinite(r.totalTokens)), 'with a number of tokens, whatever the usage field held');
+  });
+
   /**
    * Nothing leaks: every upstream answer the gateway gave up on was closed (not left streaming into a
    * connection nobody reads), and the pool still serves twice its size at once.

@@ -26,26 +26,29 @@ export interface RelayContext {
   clientGone(): boolean;
 }
 
-interface Delta {
-  content?: unknown;
-  reasoning_content?: unknown;
-  tool_calls?: { function?: { arguments?: unknown; name?: unknown } }[];
-}
-interface ChunkLike {
-  choices?: { delta?: Delta; message?: Delta }[];
-  usage?: Usage | null;
-  error?: unknown;
+type Json = Record<string, unknown>;
+
+// Whatever a provider sends is read defensively: a field of an unexpected shape is ignored, never thrown on.
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The usage a provider reported, or null when the field is missing or not usage-shaped. */
+function usageOf(v: unknown): Usage | null {
+  return isObject(v) && typeof v.prompt_tokens === 'number' && typeof v.completion_tokens === 'number' ? (v as unknown as Usage) : null;
 }
 
-function collectText(parsed: ChunkLike, into: string[]): void {
-  for (const choice of parsed.choices ?? []) {
-    const part = choice.delta ?? choice.message;
+function collectText(parsed: Json, into: string[]): void {
+  if (!Array.isArray(parsed.choices)) return;
+  for (const choice of parsed.choices as unknown[]) {
+    if (!isObject(choice)) continue;
+    const part = isObject(choice.delta) ? choice.delta : isObject(choice.message) ? choice.message : null;
     if (!part) continue;
     if (typeof part.content === 'string') into.push(part.content);
     if (typeof part.reasoning_content === 'string') into.push(part.reasoning_content);
-    for (const call of part.tool_calls ?? []) {
-      if (typeof call.function?.name === 'string') into.push(call.function.name);
-      if (typeof call.function?.arguments === 'string') into.push(call.function.arguments);
+    if (!Array.isArray(part.tool_calls)) continue;
+    for (const call of part.tool_calls as unknown[]) {
+      const fn = isObject(call) && isObject(call.function) ? call.function : null;
+      if (typeof fn?.name === 'string') into.push(fn.name);
+      if (typeof fn?.arguments === 'string') into.push(fn.arguments);
     }
   }
 }
@@ -77,13 +80,23 @@ function readEach(body: Readable, onChunk: (chunk: Buffer) => boolean | Promise<
       if (err) reject(err);
       else resolve();
     };
+    const stop = (err?: unknown) => {
+      finish(err);
+      // undici reports a body destroyed before its end as an error; nobody is listening for it any more.
+      body.on('error', () => undefined);
+      body.destroy();
+    };
     const onData = (chunk: Buffer) => {
-      const more = onChunk(chunk);
+      let more: boolean | Promise<void>;
+      try {
+        more = onChunk(chunk);
+      } catch (err) {
+        // Thrown here it would escape the event emitter and end the process, every other stream with it.
+        stop(err);
+        return;
+      }
       if (more === false) {
-        finish();
-        // undici reports a body destroyed before its end as an error; nobody is listening for it any more.
-        body.on('error', () => undefined);
-        body.destroy();
+        stop();
       } else if (more !== true) {
         body.pause();
         void more.then(() => body.resume());
@@ -116,6 +129,8 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
   // Counted per event, so the client gets every whole event that fits under the cap however the network
   // happened to cut the bytes.
   let bytes = 0;
+  // out.delivered before this index is joined blocks, after it single pieces.
+  let joined = 0;
   try {
     await readEach(upstream.body, (chunk) => {
       if (ctx.clientGone()) return false;
@@ -132,10 +147,13 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
           send.push(ev.bytes);
           continue;
         }
-        let parsed: ChunkLike;
+        let parsed: unknown;
         try {
-          parsed = JSON.parse(ev.data) as ChunkLike;
+          parsed = JSON.parse(ev.data);
         } catch {
+          parsed = undefined;
+        }
+        if (!isObject(parsed)) {
           out.failure = malformed();
           break;
         }
@@ -144,8 +162,9 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
           break;
         }
         collectText(parsed, texts);
-        if (parsed.usage) usage = parsed.usage;
-        if (ctx.hideUsageChunk && parsed.usage && (parsed.choices?.length ?? 0) === 0) continue;
+        const reported = usageOf(parsed.usage);
+        if (reported) usage = reported;
+        if (ctx.hideUsageChunk && reported && !(Array.isArray(parsed.choices) && parsed.choices.length > 0)) continue;
         send.push(ev.bytes);
       }
       // An event that never ends must not grow without bound either.
@@ -160,8 +179,11 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
         }
         out.delivered.push(...texts);
         // A long answer arrives as thousands of tiny strings, each a few characters of text behind ~32 bytes
-        // of string header and array slot: joined as they come, an answer costs about its length.
-        if (out.delivered.length >= DELIVERED_PIECES) out.delivered = [out.delivered.join('')];
+        // of string header and array slot: every DELIVERED_PIECES of them are joined into one block.
+        if (out.delivered.length - joined >= DELIVERED_PIECES) {
+          out.delivered.push(out.delivered.splice(joined).join(''));
+          joined = out.delivered.length;
+        }
         if (usage) out.usage = usage;
       }
       if (out.failure) return false;
@@ -199,10 +221,13 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
   out.aborted = ctx.clientGone();
   if (out.aborted || out.failure) return out;
   const body = Buffer.concat(chunks, bytes);
-  let parsed: ChunkLike;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8')) as ChunkLike;
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
+    parsed = undefined;
+  }
+  if (!isObject(parsed)) {
     out.failure = fail('upstream_error', 'The model provider sent a malformed answer.');
     return out;
   }
@@ -214,6 +239,6 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
   });
   res.end(body);
   collectText(parsed, out.delivered);
-  out.usage = parsed.usage ?? null;
+  out.usage = usageOf(parsed.usage);
   return out;
 }

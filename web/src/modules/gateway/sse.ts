@@ -29,7 +29,8 @@ export class SseSplitter {
       start = end;
       lf = end - 1;
     }
-    this.pending = start < buf.length ? buf.subarray(start) : null;
+    // Copied: a view would keep the whole network read it came from alive until the event completes.
+    this.pending = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
     return events;
   }
 
@@ -44,7 +45,9 @@ export class SseSplitter {
   }
 }
 
-function dataOf(block: string): string {
+function dataOf(text: string): string {
+  // A stream may open with a byte-order mark (TextDecoder used to drop it).
+  const block = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   // The common case, one `data:` line, without splitting.
   if (block.startsWith('data:') && !block.includes('\n')) return block.slice(block.charCodeAt(5) === 32 ? 6 : 5);
   let data = '';
