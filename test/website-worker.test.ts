@@ -194,11 +194,14 @@ describe('the website runs in its own process behind the gateway\'s server', fun
       const pauses = () => [...server.output().matchAll(/"restartInMs":(\d+)/g)].map((m) => Number(m[1]));
       const logged = pauses().length;
       const waited: number[] = [];
+      const told: number[] = [];
       for (let crash = 0; crash < 2; crash++) {
         const pid = websiteProcess(server)?.pid;
         assert.ok(pid, 'a website process runs');
         process.kill(pid, 'SIGKILL');
         const killedAt = Date.now();
+        // Visitors are told to come back when the restart begins, not sooner.
+        told.push(Number((await waitFor(() => websiteHealth(url), (h) => h.status === 503, 5_000, 20)).retryAfter));
         await waitFor(async () => websiteProcess(server)?.pid, (p) => p !== undefined && p !== pid, 30_000, 20);
         waited.push(Date.now() - killedAt);
         // Up and serving again before the next crash, which then comes soon after its start.
@@ -209,6 +212,7 @@ describe('the website runs in its own process behind the gateway\'s server', fun
       assert.equal(second, 2 * first, 'a crash soon after a start doubles the pause');
       for (const [i, pause] of [first, second].entries()) {
         assert.ok(waited[i]! >= pause - 50 && waited[i]! < pause + 2_000, `restart ${i + 1} came after ${waited[i]} ms; the log said ${pause} ms`);
+        assert.ok(told[i]! >= Math.max(1, pause / 1000 - 1) && told[i]! <= pause / 1000, `during a ${pause} ms pause the website said Retry-After: ${told[i]}`);
       }
     });
 

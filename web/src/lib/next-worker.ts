@@ -113,6 +113,9 @@ export async function startNextWorker(opts: {
   let everUp = false;
   let closing = false;
   let restartDelayMs = RESTART_DELAY_MS;
+  /** When the pending restart begins: what a visitor is told to wait for (at least a second). */
+  let restartAt = 0;
+  const retryAfter = () => String(Math.max(1, Math.ceil((restartAt - Date.now()) / 1000)));
 
   /**
    * Starts the worker; once it has been up, a worker that exits is started again after a pause. A website
@@ -138,6 +141,7 @@ export async function startNextWorker(opts: {
         if (readyAt !== null && Date.now() - readyAt >= STABLE_AFTER_MS) restartDelayMs = RESTART_DELAY_MS;
         const delay = restartDelayMs;
         restartDelayMs = Math.min(2 * restartDelayMs, RESTART_DELAY_MAX_MS);
+        restartAt = Date.now() + delay;
         opts.log.error({ code, signal, restartInMs: delay }, 'website process exited; starting it again');
         setTimeout(() => {
           if (!closing) void spawnWorker();
@@ -164,7 +168,7 @@ export async function startNextWorker(opts: {
       if (Number(req.headers['content-length']) > opts.maxBodyBytes) {
         return refuse(res, 413, 'request_too_large', `Request bodies on this site are limited to ${opts.maxBodyBytes} bytes.`, { connection: 'close' });
       }
-      if (!up) return refuse(res, 503, 'website_unavailable', 'The website is restarting; retry in a moment.', { 'retry-after': '1' });
+      if (!up) return refuse(res, 503, 'website_unavailable', 'The website is restarting; retry in a moment.', { 'retry-after': retryAfter() });
 
       const headers = endToEnd(req.headers);
       // What Next would have read from the socket had the client reached it directly.
