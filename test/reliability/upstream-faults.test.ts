@@ -4,7 +4,7 @@ import type { FakeOptions } from '../fake-upstream/server';
 import { domain, provision, type Account } from '../harness/accounts';
 import { chat, readSse } from '../harness/client';
 import { startStack, type Stack } from '../harness/context';
-import { usageRows } from '../harness/usage';
+import { dailyTotals, usageRows } from '../harness/usage';
 import { expectOpenAIError, waitFor } from './expect';
 
 /** Fewer upstream connections than each fault is repeated: one connection not handed back starves the pool. */
@@ -82,6 +82,10 @@ describe('upstream faults', function () {
       ['{"choices":[{"delta":null,"message":7}]}', 'relayed'],
       ['{"choices":[{"delta":{"tool_calls":[null,{"function":null},{"function":{"name":5}}]}}]}', 'relayed'],
       ['{"choices":[],"usage":5}', 'relayed'],
+      // Counts that are not counts are never billed: estimated, or left out where the rest is usable.
+      ['{"choices":[],"usage":{"prompt_tokens":"3","completion_tokens":2,"total_tokens":5}}', 'relayed'],
+      ['{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":"5","prompt_tokens_details":{"cached_tokens":{}}}}', 'relayed'],
+      ['{"choices":[],"usage":{"prompt_tokens":-3,"completion_tokens":2.5}}', 'relayed'],
     ];
     for (const [data, outcome] of odd) {
       const res = await chat(url(), a.secret, { model: 'glm-4.6', stream: true, messages, fake: { chunks: 4, malformed: 2, malformedText: data } });
@@ -96,7 +100,10 @@ describe('upstream faults', function () {
     await after.text();
     const rows = await usageRows(stack.db, a.userId, odd.length + 1);
     assert.equal(rows.length, odd.length + 1, 'every request is metered once');
-    assert.ok(rows.every((r) => Number.isFinite(r.totalTokens)), 'with a number of tokens, whatever the usage field held');
+    assert.ok(rows.every((r) => Number.isSafeInteger(r.totalTokens) && r.totalTokens >= 0), `with a count of tokens, whatever the usage field held: ${rows.map((r) => JSON.stringify(r.totalTokens)).join(' ')}`);
+    const billed = rows.reduce((n, r) => n + r.totalTokens, 0);
+    await waitFor(() => dailyTotals(stack.db, a.userId), (t) => t.requests === rows.length, 5_000);
+    assert.deepEqual(await dailyTotals(stack.db, a.userId), { requests: rows.length, totalTokens: billed }, 'the daily rollup adds up to the same numbers');
   });
 
   /**

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Usage } from '@glm-gateway/shared';
 import { fail, sseErrorEvent, type GatewayFailure } from './errors';
-import { SseSplitter } from './sse';
+import { SseSplitter, withoutBom } from './sse';
 import { transportFailure, type UpstreamResponse } from './upstream';
 import { upstreamFailure } from './upstream-errors';
 
@@ -31,9 +31,19 @@ type Json = Record<string, unknown>;
 // Whatever a provider sends is read defensively: a field of an unexpected shape is ignored, never thrown on.
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The usage a provider reported, or null when the field is missing or not usage-shaped. */
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * The usage a provider reported, rebuilt from the counts that are counts: null without prompt and completion
+ * tokens (the answer is then estimated), and an optional count of another kind left out, never billed.
+ */
 function usageOf(v: unknown): Usage | null {
-  return isObject(v) && typeof v.prompt_tokens === 'number' && typeof v.completion_tokens === 'number' ? (v as unknown as Usage) : null;
+  if (!isObject(v) || !isCount(v.prompt_tokens) || !isCount(v.completion_tokens)) return null;
+  const usage: Usage = { prompt_tokens: v.prompt_tokens, completion_tokens: v.completion_tokens };
+  if (isCount(v.total_tokens)) usage.total_tokens = v.total_tokens;
+  const cached = isObject(v.prompt_tokens_details) ? v.prompt_tokens_details.cached_tokens : undefined;
+  if (isCount(cached)) usage.prompt_tokens_details = { cached_tokens: cached };
+  return usage;
 }
 
 function collectText(parsed: Json, into: string[]): void {
@@ -164,7 +174,8 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
         collectText(parsed, texts);
         const reported = usageOf(parsed.usage);
         if (reported) usage = reported;
-        if (ctx.hideUsageChunk && reported && !(Array.isArray(parsed.choices) && parsed.choices.length > 0)) continue;
+        // The usage-only chunk asked for on the client's behalf stays hidden whether or not its counts are usable.
+        if (ctx.hideUsageChunk && isObject(parsed.usage) && !(Array.isArray(parsed.choices) && parsed.choices.length > 0)) continue;
         send.push(ev.bytes);
       }
       // An event that never ends must not grow without bound either.
@@ -177,7 +188,7 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
           out.ttftMs ??= performance.now() - ctx.startedAt;
           flushed = res.write(send.length === 1 ? send[0] : Buffer.concat(send));
         }
-        out.delivered.push(...texts);
+        for (const text of texts) out.delivered.push(text);
         // A long answer arrives as thousands of tiny strings, each a few characters of text behind ~32 bytes
         // of string header and array slot: every DELIVERED_PIECES of them are joined into one block.
         if (out.delivered.length - joined >= DELIVERED_PIECES) {
@@ -223,7 +234,7 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
   const body = Buffer.concat(chunks, bytes);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(withoutBom(body.toString('utf8')));
   } catch {
     parsed = undefined;
   }

@@ -45,9 +45,13 @@ export class SseSplitter {
   }
 }
 
+/** A body may open with a byte-order mark (TextDecoder used to drop it). */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 function dataOf(text: string): string {
-  // A stream may open with a byte-order mark (TextDecoder used to drop it).
-  const block = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const block = withoutBom(text);
   // The common case, one `data:` line, without splitting.
   if (block.startsWith('data:') && !block.includes('\n')) return block.slice(block.charCodeAt(5) === 32 ? 6 : 5);
   let data = '';
