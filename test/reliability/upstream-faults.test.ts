@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { openAIErrorSchema } from '@glm-gateway/shared';
 import type { FakeOptions } from '../fake-upstream/server';
 import { domain, provision, type Account } from '../harness/accounts';
@@ -68,6 +69,29 @@ describe('upstream faults', function () {
 
   const url = () => stack.servers[0]!.url;
   const messages = [{ role: 'user', content: 'hello there' }];
+
+  it('a client that stops reading a stream is cut off after the idle timeout, freeing the upstream, and billed as aborted', async function () {
+    this.timeout(60_000);
+    // Large enough to fill both sockets' buffers, so the gateway's writes stop draining; under the size cap.
+    const server = await stack.addServer({ UPSTREAM_IDLE_TIMEOUT_MS: '500', MAX_RESPONSE_BYTES: String(64 * 1024 * 1024) });
+    const a = await provision(services, { rpm: 1_000, dailyTokens: 100_000_000 });
+    const body = JSON.stringify({ model: 'glm-4.6', stream: true, messages, fake: { chunks: 6_000, padding: 3_000 } });
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.secret}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+    );
+    socket.on('error', () => undefined);
+    socket.pause(); // and never read
+    try {
+      const [row] = await usageRows(stack.db, a.userId, 1, 20_000);
+      assert.ok(row, 'the stream ended and was metered while the client still held its connection');
+      assert.deepEqual({ aborted: row.aborted, status: row.status }, { aborted: true, status: 499 });
+      assert.ok(row.completionTokens > 0 && row.completionTokens < 6_000, `billed for what was delivered: ${row.completionTokens} tokens`);
+      await waitFor(async () => stack.upstream.activeResponses(), (n) => n === 0, 5_000);
+    } finally {
+      socket.destroy();
+    }
+  });
 
   it('an event of an unexpected shape ends that stream cleanly or passes through, and never takes the gateway down', async () => {
     const a = await provision(services, { rpm: 1_000 });

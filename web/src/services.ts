@@ -71,6 +71,7 @@ export async function createServices(config: Config, opts: { gateway: boolean; n
       meter,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       maxResponseBytes: config.MAX_RESPONSE_BYTES,
+      clientIdleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
       completionReserveTokens: config.COMPLETION_RESERVE_TOKENS,
       self: {
         async describe(p) {

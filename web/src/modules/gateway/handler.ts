@@ -23,6 +23,8 @@ export interface GatewayDeps {
   meter: UsageMeter;
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** How long a client may leave a stream unread before it is cut off: as long as the upstream may be silent. */
+  clientIdleTimeoutMs: number;
   /** Tokens held for a request's answer when it sets no `max_tokens`. */
   completionReserveTokens: number;
   /** What a key may learn and do about itself: `GET /v1/me`, `DELETE /v1/me/key` (the extension's status and sign-out). */
@@ -162,6 +164,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
       startedAt: ctx.startedAt,
       hideUsageChunk,
       maxResponseBytes: deps.maxResponseBytes,
+      clientIdleTimeoutMs: deps.clientIdleTimeoutMs,
       // A client's FIN makes Node end the socket before 'close' fires; writes after that would go nowhere
       // yet be billed as delivered.
       clientGone: () => abort.signal.aborted || res.destroyed || res.socket?.writable === false,

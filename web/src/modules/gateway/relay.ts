@@ -23,6 +23,7 @@ export interface RelayContext {
   /** Hide the usage-only chunk we asked the upstream for on the client's behalf. */
   hideUsageChunk: boolean;
   maxResponseBytes: number;
+  clientIdleTimeoutMs: number;
   clientGone(): boolean;
 }
 
@@ -63,13 +64,19 @@ function collectText(parsed: Json, into: string[]): void {
   }
 }
 
-function waitForDrain(res: ServerResponse): Promise<void> {
+/**
+ * Waits until the client has taken what was written. A client that stops reading is cut off after
+ * `timeoutMs`: it would otherwise hold its stream, the upstream connection and its limit hold for ever.
+ */
+function waitForDrain(res: ServerResponse, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
+      clearTimeout(timer);
       res.off('drain', done);
       res.off('close', done);
       resolve();
     };
+    const timer = setTimeout(() => res.destroy(), timeoutMs);
     res.once('drain', done);
     res.once('close', done);
   });
@@ -198,7 +205,7 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
         if (usage) out.usage = usage;
       }
       if (out.failure) return false;
-      return flushed || waitForDrain(res);
+      return flushed || waitForDrain(res, ctx.clientIdleTimeoutMs);
     });
   } catch (err) {
     if (!ctx.clientGone()) out.failure = transportFailure(err);
