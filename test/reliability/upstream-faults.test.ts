@@ -90,6 +90,9 @@ describe('upstream faults', function () {
       await waitFor(async () => stack.upstream.activeResponses(), (n) => n === 0, 5_000);
     } finally {
       socket.destroy();
+      // Its upstream connections would count against the pool the fault tests below check.
+      await server.stop();
+      await waitFor(async () => stack.upstream.openSockets(), (n) => n <= POOL, 5_000);
     }
   });
 
