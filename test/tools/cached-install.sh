@@ -1,5 +1,5 @@
-# Sourced by the tools' install scripts. The caller sets CACHE_ROOT and MARKER (written as the very last step
-# of an install; its presence is the only proof that an install is complete) and defines `log`.
+# Sourced by the tools' install scripts, which define `log`. For reuse_or_lock the caller also sets CACHE_ROOT
+# and MARKER (written as the very last step of an install; its presence is the only proof that it is complete).
 
 # reuse_or_lock NAME VERSION RESULT TEST: prints RESULT and exits when a complete install is there (`test TEST
 # RESULT` holds); otherwise takes the install lock, waiting while another process installs, and returns so

@@ -12,23 +12,10 @@ if [[ -x "$CHROMIUM" ]]; then
   exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-  as_root=(sudo)
-else
-  echo "chromium.sh: $CHROMIUM is missing and installing it needs root; run as root or install sudo (or: apt-get install chromium)" >&2
-  exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "chromium.sh: $CHROMIUM is missing and apt-get is not available; this script supports Debian only" >&2
-  exit 1
-fi
-
-apt_get() {
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >&2
-}
+log() { echo "chromium.sh: $*" >&2; }
+# shellcheck source=cached-install.sh
+source "$(dirname "$0")/cached-install.sh"
+use_apt chromium
 
 # Fresh images ship without package lists; skip the slow update when the candidate is already known.
 if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
@@ -42,7 +29,7 @@ if ! apt_get install -y chromium; then
 fi
 
 if [[ ! -x "$CHROMIUM" ]]; then
-  echo "chromium.sh: apt-get finished but $CHROMIUM is still missing" >&2
+  log "apt-get finished but $CHROMIUM is still missing"
   exit 1
 fi
 echo "$CHROMIUM"
