@@ -32,6 +32,16 @@ type Json = Record<string, unknown>;
 // Whatever a provider sends is read defensively: a field of an unexpected shape is ignored, never thrown on.
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** JSON text that holds an object, or null: anything else (not JSON, `null`, an array, a number) is malformed here. */
+function parseObject(text: string): Json | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
 /**
@@ -164,13 +174,8 @@ export async function relayStream(upstream: UpstreamResponse, res: ServerRespons
           send.push(ev.bytes);
           continue;
         }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(ev.data);
-        } catch {
-          parsed = undefined;
-        }
-        if (!isObject(parsed)) {
+        const parsed = parseObject(ev.data);
+        if (!parsed) {
           out.failure = malformed();
           break;
         }
@@ -239,13 +244,8 @@ export async function relayJson(upstream: UpstreamResponse, res: ServerResponse,
   out.aborted = ctx.clientGone();
   if (out.aborted || out.failure) return out;
   const body = Buffer.concat(chunks, bytes);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(withoutBom(body.toString('utf8')));
-  } catch {
-    parsed = undefined;
-  }
-  if (!isObject(parsed)) {
+  const parsed = parseObject(withoutBom(body.toString('utf8')));
+  if (!parsed) {
     out.failure = fail('upstream_error', 'The model provider sent a malformed answer.');
     return out;
   }
