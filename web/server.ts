@@ -14,6 +14,9 @@ const METERING_WAIT_MS = 5_000;
 /** How long shutdown keeps retrying to write buffered usage while the database is away. */
 const USAGE_FLUSH_WAIT_MS = 5_000;
 
+/** How long a connection whose request was answered before its body arrived stays open for the client to read the answer. */
+const UNREAD_BODY_CLOSE_MS = 2_000;
+
 /** The largest request body any website route accepts (webhook deliveries); larger ones never reach Next. */
 const WEBSITE_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -48,11 +51,16 @@ async function main(): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let stopping = false;
   const server = createServer((req, res) => {
-    sockets.set(req.socket, (sockets.get(req.socket) ?? 0) + 1);
+    // Not req.socket later: a body reader that stops early detaches the socket from its request.
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
     res.once('close', () => {
-      const left = (sockets.get(req.socket) ?? 1) - 1;
-      sockets.set(req.socket, left);
-      if (stopping && left === 0) req.socket.destroy();
+      const left = (sockets.get(socket) ?? 1) - 1;
+      sockets.set(socket, left);
+      if (stopping && left === 0) socket.destroy();
+      // Answered before its body was read (a 413, a refusal): the client stops sending once it has the
+      // answer, and the socket then closes; one that goes on sending is cut off.
+      if (!req.complete) setTimeout(() => req.complete || socket.destroy(), UNREAD_BODY_CLOSE_MS).unref();
     });
     if (gatewayRoute(req.url) !== 'not_gateway') {
       const handled = gateway.handle(req, res);
