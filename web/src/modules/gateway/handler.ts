@@ -11,7 +11,7 @@ import { CALLER_CONTROLLED_UPSTREAM_FIELDS, type Provider } from './providers';
 import { readJsonBody } from './read-body';
 import { relayJson, relayStream, type RelayContext, type RelayOutcome } from './relay';
 import type { ModelCatalog } from './resolve-model';
-import { transportFailure, type UpstreamClient, type UpstreamResponse } from './upstream';
+import { Cancellation, transportFailure, type UpstreamClient, type UpstreamResponse } from './upstream';
 import { readErrorBody, upstreamFailure } from './upstream-errors';
 
 export interface GatewayDeps {
@@ -153,10 +153,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
     ctx: MeteredRequest,
   ): Promise<void> {
     const { body, hideUsageChunk } = upstreamBody(ctx.chat, ctx.upstreamModel);
-    const abort = new AbortController();
+    const cancel = new Cancellation();
     let finished = false;
     const onClose = () => {
-      if (!finished) abort.abort();
+      if (!finished) cancel.abort();
     };
     res.on('close', onClose);
     const relayCtx: RelayContext = {
@@ -167,10 +167,10 @@ export function createGatewayHandler(deps: GatewayDeps) {
       clientIdleTimeoutMs: deps.clientIdleTimeoutMs,
       // A client's FIN makes Node end the socket before 'close' fires; writes after that would go nowhere
       // yet be billed as delivered.
-      clientGone: () => abort.signal.aborted || res.destroyed || res.socket?.writable === false,
+      clientGone: () => cancel.aborted || res.destroyed || res.socket?.writable === false,
     };
 
-    const outcome = await forward(body, res, relayCtx, abort.signal, ctx.requestId, ctx.chat.stream === true);
+    const outcome = await forward(body, res, relayCtx, cancel, ctx.requestId, ctx.chat.stream === true);
     finished = true;
     res.off('close', onClose);
 
@@ -186,7 +186,7 @@ export function createGatewayHandler(deps: GatewayDeps) {
   }
 
   /** Sends the request upstream and relays the answer; every way it can end comes back as an outcome. */
-  async function forward(body: string, res: ServerResponse, relayCtx: RelayContext, signal: AbortSignal, requestId: string, stream: boolean): Promise<RelayOutcome> {
+  async function forward(body: string, res: ServerResponse, relayCtx: RelayContext, signal: Cancellation, requestId: string, stream: boolean): Promise<RelayOutcome> {
     const ended = (failure: GatewayFailure | null): RelayOutcome => ({ usage: null, delivered: [], ttftMs: null, aborted: relayCtx.clientGone(), failure });
     let upstream: UpstreamResponse;
     try {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { fail, type GatewayFailure } from './errors';
 
 /** Why a body was refused. The codes are error codes of both APIs (413, 415 and 400 in `gatewayErrorCodes`). */
@@ -11,7 +12,7 @@ export interface BodyRefusal {
 export interface RawBody {
   contentType: string | null | undefined;
   contentLength: string | null | undefined;
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  chunks: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 export type TextResult = { ok: true; text: string; bytes: number } | { ok: false; refusal: BodyRefusal };
@@ -34,19 +35,54 @@ export async function readBodyText(body: RawBody, maxBytes: number): Promise<Tex
   const declared = Number(body.contentLength);
   if (body.contentLength && Number.isFinite(declared) && declared > maxBytes) return tooLarge;
 
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body.chunks) {
-    size += chunk.length;
-    // Leaving the loop stops reading; the server still answers, and the client stops sending.
-    if (size > maxBytes) return tooLarge;
-    chunks.push(chunk);
-  }
+  const read = body.chunks instanceof Readable ? await readStream(body.chunks, maxBytes) : await readIterable(body.chunks, maxBytes);
+  if (!read) return tooLarge;
+  const { chunks, size } = read;
   try {
     return { ok: true, text: utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)), bytes: size };
   } catch {
     return { ok: false, refusal: { code: 'invalid_json', message: 'Request body is not valid UTF-8.' } };
   }
+}
+
+type Chunks = { chunks: Uint8Array[]; size: number } | null;
+
+/**
+ * Collects a Node stream (the gateway's request) by its events: an async iterator costs a promise per chunk
+ * and, with its setup, about 2% of the gateway's CPU. Past `maxBytes` it stops reading and returns null; the
+ * server still answers, and the client stops sending.
+ */
+function readStream(stream: Readable, maxBytes: number): Promise<Chunks> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const settle = (err: Error | null, result: Chunks) => {
+      stream.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+      if (err) reject(err);
+      else resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      stream.pause();
+      settle(null, null);
+    };
+    const onEnd = () => settle(null, { chunks, size });
+    const onClose = () => settle(new Error('the request closed before its body ended'), null);
+    stream.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+  });
+}
+
+async function readIterable(iterable: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, maxBytes: number): Promise<Chunks> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of iterable) {
+    size += chunk.length;
+    // Leaving the loop stops reading; the server still answers, and the client stops sending.
+    if (size > maxBytes) return null;
+    chunks.push(chunk);
+  }
+  return { chunks, size };
 }
 
 /** Reads a JSON body: a JSON content type (or none), at most `maxBytes`, UTF-8, nested at most MAX_JSON_DEPTH. */
