@@ -77,6 +77,24 @@ describe('gateway relay', function () {
     assert.deepEqual(row && { c: row.completionTokens, estimated: row.estimated }, { c: 12, estimated: false });
   });
 
+  it('relays events of 12 MB that arrive in 16 KB pieces byte for byte, metered exactly', async function () {
+    this.timeout(60_000);
+    const services = await domain(stack);
+    const fresh = await provision(services);
+    await services.close();
+    const padding = 12 * 1024 * 1024;
+    const res = await chat(stack.servers[0]!.url, fresh.secret, { model: 'glm-4.6', stream: true, messages: [{ role: 'user', content: 'a long one' }], fake: { chunks: 2, padding, pieceBytes: 16 * 1024 } });
+    assert.equal(res.status, 200);
+    const events = (await res.text()).split('\n\n');
+    assert.equal(events.pop(), '', 'the stream ends with a whole event');
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)) as { padding?: string; choices: { delta: { content?: string } }[] });
+    assert.deepEqual(chunks.map((c) => c.padding?.length), [padding, padding], 'both padded events arrived whole');
+    assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), ' tok tok');
+    const [row] = await usageRows(stack.db, fresh.userId, 1);
+    assert.deepEqual(row && { c: row.completionTokens, estimated: row.estimated }, { c: 2, estimated: false });
+  });
+
   it('passes fields it does not model through untouched, both ways', async () => {
     const res = await chat(stack.servers[0]!.url, account.secret, {
       model: 'glm-4.6',
