@@ -53,6 +53,8 @@ type Chunks = { chunks: Uint8Array[]; size: number } | null;
  * server still answers, and the client stops sending.
  */
 function readStream(stream: Readable, maxBytes: number): Promise<Chunks> {
+  // The client left while the request waited (for its key to be looked up): no event will come any more.
+  if (stream.destroyed) return Promise.reject(new Error('the request closed before its body was read'));
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
