@@ -27,8 +27,10 @@ async function main(): Promise<void> {
   const webDir = dirname(fileURLToPath(import.meta.url));
   const config = loadConfig(process.env, webDir);
   const dev = process.argv.includes('--dev');
+  // One logger for the process, so its lines never interleave with a second writer's.
+  const log = createLogger(config.LOG_LEVEL);
   // The website runs in its own process (see next-worker.ts), started while this one connects.
-  const starting = createServices(config, { gateway: true });
+  const starting = createServices(config, { gateway: true, log });
   const [services, website] = await Promise.all([
     starting,
     startNextWorker({
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
       entry: join(webDir, `next-worker${extname(fileURLToPath(import.meta.url))}`),
       dev,
       maxBodyBytes: WEBSITE_MAX_BODY_BYTES,
-      log: createLogger(config.LOG_LEVEL),
+      log,
       onInvalidate: (e) => void starting.then((s) => s.invalidation.receive(e)),
     }),
   ]);

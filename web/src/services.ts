@@ -34,8 +34,8 @@ export interface Services {
 }
 
 /** Builds every long-lived object once: the one place that knows how the modules fit together. */
-export async function createServices(config: Config, opts: { gateway: boolean; notifyPeer?: (e: InvalidationEvent) => void }): Promise<Services> {
-  const log = createLogger(config.LOG_LEVEL);
+export async function createServices(config: Config, opts: { gateway: boolean; notifyPeer?: (e: InvalidationEvent) => void; log?: Logger }): Promise<Services> {
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
   const db = await connectDatabase(config.MONGODB_URI);
   const invalidation = createInvalidation(db, config.INVALIDATION_POLL_MS, log, opts.notifyPeer);
   const users = createUserService(db, { rpm: config.DEFAULT_RPM, dailyTokens: config.DEFAULT_DAILY_TOKENS }, invalidation);
