@@ -5,6 +5,7 @@ import { domain, provision, type Account } from '../harness/accounts';
 import { chat, readSse } from '../harness/client';
 import { startStack, type Stack } from '../harness/context';
 import { dailyTotals, usageRows } from '../harness/usage';
+import { createUsageMeter } from '@glm-gateway/web/src/modules/usage/index';
 
 const tokenizer = new Tiktoken(o200k);
 const tokens = (texts: string[]) => texts.reduce((n, t) => n + tokenizer.encode(t).length, 0);
@@ -73,6 +74,26 @@ describe('gateway metering', function () {
     // The stack flushes every 50 ms: about one batch per interval, however fast the requests come.
     assert.ok(batches <= elapsed / 50 + 3, `${sent} requests in ${elapsed} ms were written in ${batches} batches`);
     assert.deepEqual(await dailyTotals(stack.db, a.userId), { requests: sent + 1, totalTokens: (sent + 1) * 5 });
+  });
+
+  it('writes one batch of usage from 300 people, with their daily totals and keys\' last use, and the database keeps answering', async function () {
+    this.timeout(40_000);
+    // One batch's rollups for 300 users: FerretDB 1.x waited for ever on an update command of 100 statements or more.
+    const meter = createUsageMeter(services.db, { instance: `ins_wide${Date.now()}`, flushMs: 60_000, maxBuffered: 1_000, touchKeys: services.keys.touchLastUsed, log: services.log });
+    const run = Date.now();
+    const at = new Date();
+    const people = Array.from({ length: 300 }, (_, i) => ({ userId: `usr_wide${run}_${i}`, keyId: `key_wide${run}_${i}` }));
+    for (const [i, p] of people.entries()) {
+      meter.record({
+        _id: `req_wide${run}_${i}`, ...p, model: 'glm-4.6', day: at.toISOString().slice(0, 10), at, status: 200,
+        promptTokens: 3, completionTokens: i, totalTokens: 3 + i, cachedTokens: 0, latencyMs: 5, ttftMs: null, stream: false, aborted: false, estimated: false,
+      });
+    }
+    const closing = meter.close(5_000).then(() => 'written');
+    assert.equal(await Promise.race([closing, new Promise((r) => setTimeout(r, 20_000, 'still writing after 20 s'))]), 'written');
+    for (const [i, p] of people.entries()) assert.deepEqual(await dailyTotals(stack.db, p.userId), { requests: 1, totalTokens: 3 + i }, p.userId);
+    const touched = await stack.db.collection('key_activity').countDocuments({ _id: { $in: people.map((p) => p.keyId) } as never });
+    assert.equal(touched, 300);
   });
 
   it('estimates with a real tokenizer, and says so, when the upstream sends no usage (short and long answers)', async () => {

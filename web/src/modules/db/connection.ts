@@ -28,6 +28,21 @@ export async function syncIndexes(db: Connection): Promise<void> {
   }
 }
 
+/**
+ * FerretDB 1.x (SQLite) holds a connection from a pool of 100 for every statement of an `update` command
+ * until the command ends, and needs one more to apply each: a command of 100 updates waits for ever on
+ * itself, and every later command on the server waits behind it. Seen at 10,000 users: the usage meter's
+ * rollups for one batch. Two commands of this size at once still leave a third of the pool free.
+ */
+const WRITES_PER_COMMAND = 32;
+
+/** A bulk write sent as commands of a bounded size, one after another; stops at the first command that fails. */
+export async function bulkWriteBounded<T>(model: Model<T>, ops: Parameters<Model<T>['bulkWrite']>[0], options: { ordered: boolean }): Promise<void> {
+  for (let i = 0; i < ops.length; i += WRITES_PER_COMMAND) {
+    await model.bulkWrite(ops.slice(i, i + WRITES_PER_COMMAND), options);
+  }
+}
+
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 11000;
 }

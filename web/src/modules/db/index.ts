@@ -1,1 +1,1 @@
-export { connectDatabase, isDatabaseUnavailable, isDuplicateKeyError, modelOn, syncIndexes, type Connection } from './connection';
+export { bulkWriteBounded, connectDatabase, isDatabaseUnavailable, isDuplicateKeyError, modelOn, syncIndexes, type Connection } from './connection';

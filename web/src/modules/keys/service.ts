@@ -1,7 +1,7 @@
 import type { KeySummary } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import type { Invalidation } from '../invalidation';
-import { isDuplicateKeyError, modelOn } from '../db';
+import { bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
 import type { SecretBox } from './sealed';
 import { newId } from '../../lib/ids';
 import { apiKeySchema, keyActivitySchema, type ApiKeyDoc, type KeyActivityDoc } from './model';
@@ -124,7 +124,8 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
     /** Last-used times arrive batched from the usage meter; `$max` keeps out-of-order batches harmless. */
     async touchLastUsed(seen: Map<string, Date>): Promise<void> {
       if (seen.size === 0) return;
-      await KeyActivity.bulkWrite(
+      await bulkWriteBounded(
+        KeyActivity,
         [...seen].map(([id, at]) => ({ updateOne: { filter: { _id: id }, update: { $max: { lastUsedAt: at } }, upsert: true } })),
         { ordered: false },
       );

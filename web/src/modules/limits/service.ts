@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Logger } from '../../lib/logger';
 import { utcDay } from '../../lib/ids';
 import type { Connection } from '../db';
-import { isDuplicateKeyError, modelOn } from '../db';
+import { bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
 import { sliceSchema, type SliceDoc } from './model';
 
 /** Tokens held for one admitted request, on the UTC day it was admitted: it is settled against that day. */
@@ -138,12 +138,11 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   }
 
   /**
-   * Hands budget back in one ordered bulk write. Many concurrent single updates (thousands of idle leases
-   * returned at once) deadlock FerretDB 1.x's SQLite backend; one command at a time does not.
+   * Hands budget back in bulk writes of a bounded size, one at a time: thousands of idle leases returned at
+   * once, as concurrent single updates or as one command, deadlock FerretDB 1.x's SQLite backend.
    */
   async function giveBack(leases: Lease[], keep = 0): Promise<void> {
-    const ops = leases.flatMap((l) => returnOps(l, keep));
-    if (ops.length > 0) await Slice.bulkWrite(ops, { ordered: true });
+    await bulkWriteBounded(Slice, leases.flatMap((l) => returnOps(l, keep)), { ordered: true });
   }
 
   /** Commits `want` units from the lease, claiming more from the database as needed (one claim at a time). */

@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Logger } from '../../lib/logger';
 import type { Connection } from '../db';
-import { modelOn } from '../db';
+import { bulkWriteBounded, modelOn } from '../db';
 import { usageDailySchema, usageEventSchema, usageSystemSchema, type UsageDailyDoc, type UsageEventDoc, type UsageSystemDoc } from './model';
 
 export type UsageRecord = UsageEventDoc;
@@ -97,13 +97,15 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
       const last = seen.get(e.keyId);
       if (!last || last < e.at) seen.set(e.keyId, e.at);
     }
-    await UsageDaily.bulkWrite(
+    await bulkWriteBounded(
+      UsageDaily,
       [...sums].flatMap(([id, { userId, day, model, ...inc }]) =>
         countOnce<UsageDailyDoc>(id, seq, { instance: opts.instance, userId, day, model }, inc),
       ),
       { ordered: true },
     );
-    await UsageSystem.bulkWrite(
+    await bulkWriteBounded(
+      UsageSystem,
       [...hours].flatMap(([id, { hour, day, model, ...inc }]) =>
         countOnce<UsageSystemDoc>(id, seq, { instance: opts.instance, hour, day, model }, inc),
       ),
