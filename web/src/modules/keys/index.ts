@@ -1,4 +1,4 @@
 export { createKeyService, judgeKey, toKeySummary, type KeyRejection, type KeyService, type KeyVerification } from './service';
-export { hashKey, looksLikeKey, KEY_PREFIX } from './secret';
+export { hashKey, keyIdFor, looksLikeKey, KEY_PREFIX } from './secret';
 export type { ApiKeyDoc } from './model';
 export { createSecretBox, type SecretBox } from './sealed';

@@ -7,6 +7,7 @@ const body = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 const SHAPE = new RegExp(`^${KEY_PREFIX}[0-9A-Za-z]{${BODY_LENGTH}}$`);
 
 export interface NewKeyMaterial {
+  id: string;
   secret: string;
   hash: string;
   start: string;
@@ -14,7 +15,17 @@ export interface NewKeyMaterial {
 
 export function newKey(): NewKeyMaterial {
   const secret = KEY_PREFIX + body();
-  return { secret, hash: hashKey(secret), start: secret.slice(0, KEY_PREFIX.length + 6) };
+  const hash = hashKey(secret);
+  return { id: keyIdFor(hash), secret, hash, start: secret.slice(0, KEY_PREFIX.length + 6) };
+}
+
+/**
+ * A key's id comes from its hash, so the gateway finds a key by `_id`: FerretDB 1.x answers a find on any
+ * other field by reading the whole collection (~140 ms per lookup at 10,000 keys). 96 bits of the hash keep
+ * ids unique (a clash needs ~2^48 keys), and they tell no more about a 190-bit secret than the stored hash.
+ */
+export function keyIdFor(hash: string): string {
+  return `key_${hash.slice(0, 24)}`;
 }
 
 /** Once per gateway request: the one-shot `hash` takes 0.3 µs where a Hash object took 0.7. */

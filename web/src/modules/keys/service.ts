@@ -3,9 +3,8 @@ import type { Connection } from '../db';
 import type { Invalidation } from '../invalidation';
 import { bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
 import type { SecretBox } from './sealed';
-import { newId } from '../../lib/ids';
 import { apiKeySchema, keyActivitySchema, type ApiKeyDoc, type KeyActivityDoc } from './model';
-import { hashKey, looksLikeKey, newKey } from './secret';
+import { hashKey, keyIdFor, looksLikeKey, newKey } from './secret';
 
 export type KeyRejection = 'unknown' | 'revoked' | 'expired';
 export type KeyVerification = { ok: true; key: ApiKeyDoc } | { ok: false; reason: KeyRejection };
@@ -21,7 +20,7 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
     async issue(userId: string, name: string, expiresAt: Date | null = null) {
       const material = newKey();
       const doc = await ApiKey.create({
-        _id: newId('key'),
+        _id: material.id,
         userId,
         name,
         hash: material.hash,
@@ -39,7 +38,7 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
       const existing = await ApiKey.findOne({ defaultFor: userId }).lean<ApiKeyDoc>();
       if (existing) return { key: existing, created: false };
       const material = newKey();
-      const id = newId('key');
+      const { id } = material;
       try {
         const doc = await ApiKey.create({
           _id: id,
@@ -92,8 +91,10 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
       return judgeKey(await this.findByHash(hashKey(secret)), now);
     },
 
+    /** By `_id` alone: FerretDB 1.x reads the whole collection for a filter with any other field. */
     async findByHash(hash: string): Promise<ApiKeyDoc | null> {
-      return ApiKey.findOne({ hash }).lean<ApiKeyDoc>();
+      const key = await ApiKey.findById(keyIdFor(hash)).lean<ApiKeyDoc>();
+      return key?.hash === hash ? key : null;
     },
 
     /** A user's keys, newest first, with when each was last used. */
