@@ -29,13 +29,22 @@ const BATCH = 500;
 const CLOSE_RETRY_MS = 250;
 
 /**
- * One rollup row's increments for batch `seq`, applied at most once however often it is retried: the row is
- * created first (empty, seq 0), then incremented only if it has not yet seen this batch. Only this instance
- * writes its rows and its batches go out in order, so a row's seq is the last batch it counted.
- * (A single upsert filtered on seq would answer a duplicate-key error for a row already counted, and
- * FerretDB 1.x stops an unordered bulk write at its first error.)
+ * One rollup row's increments for batch `seq`, applied at most once however often it is retried. Only this
+ * instance writes its rows and its batches go out in order, so a row's seq is the last batch it counted, and
+ * on a batch's first attempt no row has counted it yet: one upsert by `_id` alone, which FerretDB 1.x finds
+ * by index (with any second field in the filter it reads the whole collection, per row written). A retry may
+ * follow a write that was applied but never confirmed, so it creates the row if missing, then increments it
+ * only if it has not yet seen this batch. (A single upsert filtered on seq would answer a duplicate-key error
+ * for a row already counted, and FerretDB 1.x stops an unordered bulk write at its first error.)
  */
-function countOnce<T extends { _id: string; seq: number }>(id: string, seq: number, keys: Partial<T>, inc: Record<string, number>): AnyBulkWriteOperation<T>[] {
+function countOnce<T extends { _id: string; seq: number }>(
+  id: string,
+  seq: number,
+  keys: Partial<T>,
+  inc: Record<string, number>,
+  retry: boolean,
+): AnyBulkWriteOperation<T>[] {
+  if (!retry) return [{ updateOne: { filter: { _id: id }, update: { $setOnInsert: keys, $inc: inc, $set: { seq } }, upsert: true } }];
   const zero = Object.fromEntries(Object.keys(inc).map((k) => [k, 0]));
   return [
     { updateOne: { filter: { _id: id }, update: { $setOnInsert: { ...keys, ...zero, seq: 0 } }, upsert: true } },
@@ -54,8 +63,8 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
   const UsageDaily = modelOn(db, 'UsageDaily', usageDailySchema);
   const UsageSystem = modelOn(db, 'UsageSystem', usageSystemSchema);
   let buffer: UsageRecord[] = [];
-  /** A batch whose events are stored and whose rollups are not yet confirmed. */
-  let stored: { batch: UsageRecord[]; seq: number } | null = null;
+  /** A batch whose events are stored and whose rollups are not yet confirmed, and how often they were tried. */
+  let stored: { batch: UsageRecord[]; seq: number; tries: number } | null = null;
   let batches = 0;
   let saturatedSince: number | null = null;
   let flushing: Promise<void> | null = null;
@@ -74,7 +83,7 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     }
   }
 
-  async function rollUp(batch: UsageRecord[], seq: number): Promise<void> {
+  async function rollUp(batch: UsageRecord[], seq: number, retry: boolean): Promise<void> {
     const sums = new Map<string, Omit<UsageDailyDoc, '_id' | 'instance' | 'seq'>>();
     const seen = new Map<string, Date>();
     const hours = new Map<string, Omit<UsageSystemDoc, '_id' | 'instance' | 'seq'>>();
@@ -100,14 +109,14 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
     await bulkWriteBounded(
       UsageDaily,
       [...sums].flatMap(([id, { userId, day, model, ...inc }]) =>
-        countOnce<UsageDailyDoc>(id, seq, { instance: opts.instance, userId, day, model }, inc),
+        countOnce<UsageDailyDoc>(id, seq, { instance: opts.instance, userId, day, model }, inc, retry),
       ),
       { ordered: true },
     );
     await bulkWriteBounded(
       UsageSystem,
       [...hours].flatMap(([id, { hour, day, model, ...inc }]) =>
-        countOnce<UsageSystemDoc>(id, seq, { instance: opts.instance, hour, day, model }, inc),
+        countOnce<UsageSystemDoc>(id, seq, { instance: opts.instance, hour, day, model }, inc, retry),
       ),
       { ordered: true },
     );
@@ -130,9 +139,9 @@ export function createUsageMeter(db: Connection, opts: MeterOptions): UsageMeter
         await insertEvents(batch);
         buffer = buffer.slice(batch.length);
         take -= batch.length;
-        stored = { batch, seq: ++batches };
+        stored = { batch, seq: ++batches, tries: 0 };
       }
-      await rollUp(stored.batch, stored.seq);
+      await rollUp(stored.batch, stored.seq, stored.tries++ > 0);
       stored = null;
     }
   }
