@@ -2,7 +2,7 @@ import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Logger } from '../../lib/logger';
 import { utcDay } from '../../lib/ids';
 import type { Connection } from '../db';
-import { bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
+import { batchedInsert, bulkWriteBounded, modelOn } from '../db';
 import { sliceSchema, type SliceDoc } from './model';
 
 /** Tokens held for one admitted request, on the UTC day it was admitted: it is settled against that day. */
@@ -72,6 +72,7 @@ const HELD_RETRY_SEC = 5;
  */
 export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   const Slice = modelOn(db, 'LimitSlice', sliceSchema);
+  const storeSlice = batchedInsert(Slice);
   const rpmLeases = new Map<string, Lease>();
   const tokenLeases = new Map<string, Lease>();
 
@@ -89,12 +90,8 @@ export function createRateLimiter(db: Connection, log: Logger): RateLimiter {
   async function insertSlice(lease: Lease, grant: number, expiresAt: Date): Promise<string | null> {
     const index = lease.seen.lastIndex + 1;
     const id = `${lease.budget}#${index}`;
-    try {
-      await Slice.create({ _id: id, budget: lease.budget, index, grant, expiresAt });
-    } catch (err) {
-      if (isDuplicateKeyError(err)) return null; // another instance took this index first: look again
-      throw err;
-    }
+    // Not stored: another instance took this index first, so look again.
+    if (!(await storeSlice({ _id: id, budget: lease.budget, index, grant, expiresAt }))) return null;
     lease.seen = { used: lease.seen.used + grant, lastIndex: index };
     lease.slices.push({ id, grant });
     return id;
