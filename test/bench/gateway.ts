@@ -100,16 +100,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Tokens the gateway has booked so far, once its batched writes have landed. */
-/** Tokens booked in usage events, once the meter has caught up (the total stops changing; 60 s at most). */
-async function metered(): Promise<number> {
-  let last = -1;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    await new Promise((r) => setTimeout(r, 1500));
-    const rows = await services.db.collection('usage_events').find({}, { projection: { totalTokens: 1 } }).toArray();
-    const total = rows.reduce((n, r) => n + Number(r.totalTokens), 0);
-    if (total === last || Date.now() > deadline) return total;
-    last = total;
-  }
+async function bookedTokens(): Promise<number> {
+  const rows = await services.db.collection('usage_events').find({}, { projection: { totalTokens: 1 } }).toArray();
+  return rows.reduce((n, r) => n + Number(r.totalTokens), 0);
+}
+
+/**
+ * Tokens booked in usage events once the meter has caught up: when `expected` is reached (or two minutes
+ * pass), read again after a pause, so a batch counted twice shows too. A fixed pause read a meter still busy
+ * with the rollups of 500 new users as lost records.
+ */
+async function metered(expected = 0): Promise<number> {
+  const deadline = Date.now() + 120_000;
+  while ((await bookedTokens()) < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 1500));
+  return bookedTokens();
 }
 
 const targets = {
@@ -144,8 +149,10 @@ async function onGateway(name: string, options: LoadOptions, sampleRss = false):
   const r = await measured('gateway', options);
   clearInterval(sampler);
   results[name] = sampleRss ? { ...r, rssPeakMb: peak } : r;
-  drift[name] = (await metered()) - before - r.tokens;
-  process.stderr.write(`${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, errors ${r.errors}, drift ${drift[name]}\n`);
+  const ended = Date.now();
+  drift[name] = (await metered(before + r.tokens)) - before - r.tokens;
+  const caughtUp = ((Date.now() - ended) / 1000 - 1.5).toFixed(1);
+  process.stderr.write(`${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, errors ${r.errors}, drift ${drift[name]}, usage written within ${caughtUp} s of the end\n`);
 }
 
 if (SCENARIOS.has('json')) {
