@@ -110,6 +110,21 @@ describe('database outage', function () {
     this.test!.title += ` [refusals took ${waits.join(', ')} ms; service back ${recoveredMs} ms after the database]`;
   });
 
+  it('while the database is down, a request that needs more of its key\'s rate limit gets 503, not a pass the limit never booked', async () => {
+    // RPM 20: every request claims a slice of one request, from the database.
+    const a = await provision(services, { rpm: 20, dailyTokens: 10_000_000 });
+    assert.equal((await chat(url(), a.secret, { model: 'glm-4.6', messages: hi })).status, 200);
+    const seenBefore = stack.upstream.requests.length;
+    await database.outage!.kill();
+    try {
+      const res = await chat(url(), a.secret, { model: 'glm-4.6', messages: hi });
+      assert.match(await expectOpenAIError(res, 503, 'service_unavailable'), /database/);
+      assert.equal(stack.upstream.requests.length, seenBefore, 'nothing reached the upstream');
+    } finally {
+      await database.outage!.start();
+    }
+  });
+
   it('a full usage buffer refuses new requests with 503 rather than dropping records, until the database takes them', async () => {
     const heavy = await provision(services, { rpm: 100_000, dailyTokens: 10_000_000 });
     assert.equal((await chat(url(), heavy.secret, { model: 'glm-4.6', messages: hi })).status, 200);

@@ -9,22 +9,17 @@ interface Waiting<T> {
   reject: (err: unknown) => void;
 }
 
-/** Each failed document's error code, by its place in the batch; null when the write failed as a whole. */
-function failedCodes(err: unknown): Map<number, number | undefined> | null {
-  const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
-  if (!Array.isArray(writeErrors)) return null;
-  const codes = new Map<number, number | undefined>();
-  for (const e of writeErrors as { index?: number; code?: number; err?: { code?: number; index?: number } }[]) {
-    codes.set(e.index ?? e.err?.index ?? -1, e.code ?? e.err?.code);
-  }
-  return codes;
+interface InsertReply {
+  writeErrors?: { index: number; code: number; errmsg?: string }[];
 }
 
 /**
- * Inserts that arrive while one is being written go out together as the next unordered insertMany, one
- * command at a time. A burst of new users (each claiming two limit budgets) becomes a few writes rather than
- * one per claim: FerretDB's SQLite takes one writer at a time, and concurrent single inserts queued ~200 ms
- * each behind its busy-wait (10,000-key bench). Each caller learns its own document's fate.
+ * Inserts that arrive while one is being written go out together as the next unordered insert, one command
+ * at a time. A burst of new users (each claiming two limit budgets) becomes a few writes rather than one per
+ * claim: FerretDB's SQLite takes one writer at a time, and concurrent single inserts queued ~200 ms each
+ * behind its busy-wait (10,000-key bench). Each caller learns its own document's fate. The `insert` command
+ * is sent as is because the driver's bulk API wraps a lost connection in a bulk write error that names no
+ * document, which reads as "all stored" and hides the outage from the caller's 503.
  */
 export function batchedInsert<T>(model: Model<T>): BatchedInsert<T> {
   let next: Waiting<T>[] = [];
@@ -32,25 +27,26 @@ export function batchedInsert<T>(model: Model<T>): BatchedInsert<T> {
 
   async function write(): Promise<void> {
     writing = true;
-    while (next.length > 0) {
-      const batch = next;
-      next = [];
-      try {
-        await model.insertMany(
-          batch.map((w) => w.doc),
-          { ordered: false, lean: true },
-        );
-        for (const w of batch) w.resolve(true);
-      } catch (err) {
-        const failed = failedCodes(err);
-        for (const [i, w] of batch.entries()) {
-          if (failed && !failed.has(i)) w.resolve(true);
-          else if (failed?.get(i) === 11000) w.resolve(false);
-          else w.reject(err);
+    try {
+      while (next.length > 0) {
+        const batch = next;
+        next = [];
+        try {
+          const reply = (await model.db.db!.command({ insert: model.collection.collectionName, documents: batch.map((w) => w.doc), ordered: false })) as InsertReply;
+          const failed = new Map((reply.writeErrors ?? []).map((e) => [e.index, e]));
+          for (const [i, w] of batch.entries()) {
+            const e = failed.get(i);
+            if (!e) w.resolve(true);
+            else if (e.code === 11000) w.resolve(false);
+            else w.reject(Object.assign(new Error(e.errmsg ?? `insert failed with code ${e.code}`), { code: e.code }));
+          }
+        } catch (err) {
+          for (const w of batch) w.reject(err);
         }
       }
+    } finally {
+      writing = false;
     }
-    writing = false;
   }
 
   return (doc) =>
