@@ -36,11 +36,21 @@ export async function syncIndexes(db: Connection): Promise<void> {
  */
 const WRITES_PER_COMMAND = 32;
 
-/** A bulk write sent as commands of a bounded size, one after another; stops at the first command that fails. */
+/**
+ * A bulk write sent as commands of a bounded size, one after another. Ordered, it stops at the first command
+ * that fails; unordered, it sends every command and then throws the first failure.
+ */
 export async function bulkWriteBounded<T>(model: Model<T>, ops: Parameters<Model<T>['bulkWrite']>[0], options: { ordered: boolean }): Promise<void> {
+  let failure: unknown;
   for (let i = 0; i < ops.length; i += WRITES_PER_COMMAND) {
-    await model.bulkWrite(ops.slice(i, i + WRITES_PER_COMMAND), options);
+    try {
+      await model.bulkWrite(ops.slice(i, i + WRITES_PER_COMMAND), options);
+    } catch (err) {
+      if (options.ordered) throw err;
+      failure ??= err;
+    }
   }
+  if (failure !== undefined) throw failure;
 }
 
 export function isDuplicateKeyError(err: unknown): boolean {
