@@ -98,26 +98,26 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
         .limit(PAGE + 1)
         .lean<UserDoc[]>();
       const page = users.slice(0, PAGE);
-      const rows = await Promise.all(
-        page.map(async (u) => {
-          const [days, keys] = await Promise.all([deps.usage.daily(u._id, 30, now), deps.keys.listForUser(u._id)]);
-          const today = now.toISOString().slice(0, 10);
-          const sum = (rows: typeof days) => rows.reduce((t, r) => ({ requests: t.requests + r.requests, tokens: t.tokens + r.totalTokens }), { requests: 0, tokens: 0 });
-          const todays = sum(days.filter((d) => d.day === today));
-          const lastActive = keys.reduce<Date | null>((last, k) => (k.lastUsedAt && (!last || k.lastUsedAt > last) ? k.lastUsedAt : last), null);
-          return {
-            id: u._id,
-            email: u.email ?? null,
-            joined: u.createdAt.toISOString(),
-            status: u.status,
-            keys: keys.filter((k) => toKeySummary(k, now).status === 'active').length,
-            today: todays,
-            last30: sum(days),
-            quotaUsedPct: Math.round((todays.tokens / Math.max(1, u.limits.dailyTokens)) * 100),
-            lastActive: lastActive?.toISOString() ?? null,
-          };
-        }),
-      );
+      const ids = page.map((u) => u._id);
+      const [daysByUser, keysByUser] = await Promise.all([deps.usage.dailyByUser(ids, 30, now), deps.keys.listForUsers(ids)]);
+      const rows = page.map((u) => {
+        const [days, keys] = [daysByUser.get(u._id) ?? [], keysByUser.get(u._id) ?? []];
+        const today = now.toISOString().slice(0, 10);
+        const sum = (rows: typeof days) => rows.reduce((t, r) => ({ requests: t.requests + r.requests, tokens: t.tokens + r.totalTokens }), { requests: 0, tokens: 0 });
+        const todays = sum(days.filter((d) => d.day === today));
+        const lastActive = keys.reduce<Date | null>((last, k) => (k.lastUsedAt && (!last || k.lastUsedAt > last) ? k.lastUsedAt : last), null);
+        return {
+          id: u._id,
+          email: u.email ?? null,
+          joined: u.createdAt.toISOString(),
+          status: u.status,
+          keys: keys.filter((k) => toKeySummary(k, now).status === 'active').length,
+          today: todays,
+          last30: sum(days),
+          quotaUsedPct: Math.round((todays.tokens / Math.max(1, u.limits.dailyTokens)) * 100),
+          lastActive: lastActive?.toISOString() ?? null,
+        };
+      });
       const last = page.at(-1);
       const nextCursor = users.length > PAGE && last ? encodeCursor(sort.field === 'createdAt' ? last.createdAt.toISOString() : (last.email ?? ''), last._id) : null;
       return { users: rows, nextCursor };

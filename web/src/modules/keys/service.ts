@@ -99,10 +99,18 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
 
     /** A user's keys, newest first, with when each was last used. */
     async listForUser(userId: string): Promise<ApiKeyDoc[]> {
-      const keys = await ApiKey.find({ userId }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
-      const activity = await KeyActivity.find({ _id: { $in: keys.map((k) => k._id) } }).lean<KeyActivityDoc[]>();
+      return (await this.listForUsers([userId])).get(userId) ?? [];
+    },
+
+    /** `listForUser` for a page of users in two reads, whatever the page size. */
+    async listForUsers(userIds: string[]): Promise<Map<string, ApiKeyDoc[]>> {
+      // A lone user by equality, which FerretDB filters in SQLite; `$in` it filters only after reading every row.
+      const keys = await ApiKey.find({ userId: userIds.length === 1 ? userIds[0] : { $in: userIds } }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
+      const activity = keys.length ? await KeyActivity.find({ _id: { $in: keys.map((k) => k._id) } }).lean<KeyActivityDoc[]>() : [];
       const lastUsed = new Map(activity.map((a) => [a._id, a.lastUsedAt]));
-      return keys.map((k) => ({ ...k, lastUsedAt: lastUsed.get(k._id) ?? null }));
+      const byUser = new Map<string, ApiKeyDoc[]>(userIds.map((id) => [id, []]));
+      for (const k of keys) byUser.get(k.userId)?.push({ ...k, lastUsedAt: lastUsed.get(k._id) ?? null });
+      return byUser;
     },
 
     async findById(id: string): Promise<ApiKeyDoc | null> {

@@ -56,19 +56,32 @@ export function createUsageQueries(db: Connection) {
 
     /** Per-day, per-model rollups for the last `days` UTC days, oldest first. */
     async daily(userId: string, days: number, now = new Date()): Promise<UsageDay[]> {
+      return (await this.dailyByUser([userId], days, now)).get(userId) ?? [];
+    },
+
+    /**
+     * `daily` for a page of users in one read: one query per user made the admin users page take 18 s at
+     * 10,000 users on FerretDB, which reads the whole collection for each.
+     */
+    async dailyByUser(userIds: string[], days: number, now = new Date()): Promise<Map<string, UsageDay[]>> {
       const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
-      const rows = await UsageDaily.find({ userId, day: { $gte: from } }).lean<UsageDailyDoc[]>();
-      const merged = new Map<string, UsageDay>();
+      // A lone user by equality, which FerretDB filters in SQLite; `$in` it filters only after reading every row.
+      const who = userIds.length === 1 ? userIds[0] : { $in: userIds };
+      const rows = await UsageDaily.find({ userId: who, day: { $gte: from } }).lean<UsageDailyDoc[]>();
+      const merged = new Map<string, Map<string, UsageDay>>(userIds.map((id) => [id, new Map()]));
       for (const r of rows) {
+        const user = merged.get(r.userId);
+        if (!user) continue;
         const id = `${r.day} ${r.model}`;
-        const m = merged.get(id) ?? { day: r.day, model: r.model, requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        const m = user.get(id) ?? { day: r.day, model: r.model, requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 };
         m.requests += r.requests;
         m.promptTokens += r.promptTokens;
         m.completionTokens += r.completionTokens;
         m.totalTokens += r.totalTokens;
-        merged.set(id, m);
+        user.set(id, m);
       }
-      return [...merged.values()].sort((a, b) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model));
+      const byDay = (a: UsageDay, b: UsageDay) => a.day.localeCompare(b.day) || a.model.localeCompare(b.model);
+      return new Map([...merged].map(([id, m]) => [id, [...m.values()].sort(byDay)]));
     },
 
     /** What the dashboard shows: the last `days` days by model, recent requests, and today against the limit. */
