@@ -8,7 +8,11 @@ version=1.24.2
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/glm-gateway/ferretdb-$version-id-index"
 bin="$cache/ferretdb"
 
-if command -v ferretdb >/dev/null 2>&1; then command -v ferretdb; exit 0; fi
+if command -v ferretdb >/dev/null 2>&1; then
+  echo "Using $(command -v ferretdb) as is: without the _id index fix below, lookups by _id read whole collections." >&2
+  command -v ferretdb
+  exit 0
+fi
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 if ! command -v go >/dev/null 2>&1; then
   echo "No database: set MONGODB_URI, or install mongod or ferretdb, or install Go so FerretDB $version can be built." >&2
@@ -30,9 +34,9 @@ echo "v$version" > "$work/src/build/version/version.txt"
 # table (an update by _id: 18 ms at 4,000 rows, growing with the table). `->'_id'` means the same to SQLite
 # (a bare label is read as '$.label') and is matched to the index.
 metadata="$work/src/internal/backends/sqlite/metadata/metadata.go"
-grep -q "IDColumn = DefaultColumn + \"->'\$._id'\"" "$metadata"
+grep -q "IDColumn = DefaultColumn + \"->'\$._id'\"" "$metadata" || { echo "FerretDB $version: the _id expression to patch is not in $metadata" >&2; exit 1; }
 sed -i "s/IDColumn = DefaultColumn + \"->'\$._id'\"/IDColumn = DefaultColumn + \"->'_id'\"/" "$metadata"
-grep -q "IDColumn = DefaultColumn + \"->'_id'\"" "$metadata"
+grep -q "IDColumn = DefaultColumn + \"->'_id'\"" "$metadata" || { echo "FerretDB $version: patching the _id expression failed" >&2; exit 1; }
 mkdir -p "$cache"
 (cd "$work/src" && GOFLAGS=-modcacherw GOPATH="$work/gopath" go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
 mv "$bin.tmp" "$bin"
