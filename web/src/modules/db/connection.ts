@@ -53,6 +53,14 @@ export async function bulkWriteBounded<T>(model: Model<T>, ops: Parameters<Model
   if (failure !== undefined) throw failure;
 }
 
+/**
+ * A filter value matching any of `values`. A single value is matched by equality, which FerretDB 1.x filters
+ * in SQLite; `$in` it filters only after reading every row of the collection.
+ */
+export function anyOf<V>(values: V[]): V | { $in: V[] } {
+  return values.length === 1 ? values[0]! : { $in: values };
+}
+
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 11000;
 }

@@ -1,7 +1,7 @@
 import type { KeySummary } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import type { Invalidation } from '../invalidation';
-import { bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
+import { anyOf, bulkWriteBounded, isDuplicateKeyError, modelOn } from '../db';
 import type { SecretBox } from './sealed';
 import { apiKeySchema, keyActivitySchema, type ApiKeyDoc, type KeyActivityDoc } from './model';
 import { hashKey, keyIdFor, looksLikeKey, newKey } from './secret';
@@ -104,8 +104,7 @@ export function createKeyService(db: Connection, invalidation: Pick<Invalidation
 
     /** `listForUser` for a page of users in two reads, whatever the page size. */
     async listForUsers(userIds: string[]): Promise<Map<string, ApiKeyDoc[]>> {
-      // A lone user by equality, which FerretDB filters in SQLite; `$in` it filters only after reading every row.
-      const keys = await ApiKey.find({ userId: userIds.length === 1 ? userIds[0] : { $in: userIds } }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
+      const keys = await ApiKey.find({ userId: anyOf(userIds) }).sort({ createdAt: -1 }).lean<ApiKeyDoc[]>();
       const activity = keys.length ? await KeyActivity.find({ _id: { $in: keys.map((k) => k._id) } }).lean<KeyActivityDoc[]>() : [];
       const lastUsed = new Map(activity.map((a) => [a._id, a.lastUsedAt]));
       const byUser = new Map<string, ApiKeyDoc[]>(userIds.map((id) => [id, []]));

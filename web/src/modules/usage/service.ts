@@ -1,6 +1,6 @@
 import type { UsageDay, UsageEventDto, UsageReport } from '@glm-gateway/shared';
 import type { Connection } from '../db';
-import { modelOn } from '../db';
+import { anyOf, modelOn } from '../db';
 import { utcDay } from '../../lib/ids';
 import { usageDailySchema, usageEventSchema, usageSystemSchema, type UsageDailyDoc, type UsageEventDoc, type UsageSystemDoc } from './model';
 
@@ -65,9 +65,7 @@ export function createUsageQueries(db: Connection) {
      */
     async dailyByUser(userIds: string[], days: number, now = new Date()): Promise<Map<string, UsageDay[]>> {
       const from = utcDay(new Date(now.getTime() - (days - 1) * 86_400_000));
-      // A lone user by equality, which FerretDB filters in SQLite; `$in` it filters only after reading every row.
-      const who = userIds.length === 1 ? userIds[0] : { $in: userIds };
-      const rows = await UsageDaily.find({ userId: who, day: { $gte: from } }).lean<UsageDailyDoc[]>();
+      const rows = await UsageDaily.find({ userId: anyOf(userIds), day: { $gte: from } }).lean<UsageDailyDoc[]>();
       const merged = new Map<string, Map<string, UsageDay>>(userIds.map((id) => [id, new Map()]));
       for (const r of rows) {
         const user = merged.get(r.userId);
