@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { UsageDay } from '@glm-gateway/shared';
 import type { Connection } from '../db';
 import { modelOn } from '../db';
 import type { Credits } from '../credits';
@@ -100,10 +101,10 @@ export function createAdmin(deps: { db: Connection; users: UserService; keys: Ke
       const page = users.slice(0, PAGE);
       const ids = page.map((u) => u._id);
       const [daysByUser, keysByUser] = await Promise.all([deps.usage.dailyByUser(ids, 30, now), deps.keys.listForUsers(ids)]);
+      const today = now.toISOString().slice(0, 10);
+      const sum = (days: UsageDay[]) => days.reduce((t, r) => ({ requests: t.requests + r.requests, tokens: t.tokens + r.totalTokens }), { requests: 0, tokens: 0 });
       const rows = page.map((u) => {
         const [days, keys] = [daysByUser.get(u._id) ?? [], keysByUser.get(u._id) ?? []];
-        const today = now.toISOString().slice(0, 10);
-        const sum = (rows: typeof days) => rows.reduce((t, r) => ({ requests: t.requests + r.requests, tokens: t.tokens + r.totalTokens }), { requests: 0, tokens: 0 });
         const todays = sum(days.filter((d) => d.day === today));
         const lastActive = keys.reduce<Date | null>((last, k) => (k.lastUsedAt && (!last || k.lastUsedAt > last) ? k.lastUsedAt : last), null);
         return {
